@@ -1,0 +1,107 @@
+#include "cli/common.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/trace.hpp"
+
+namespace sockchat::cli {
+
+namespace {
+std::mutex g_output_mutex;
+}
+
+GlobalOptions& global_options() {
+  static GlobalOptions options;
+  return options;
+}
+
+int& exit_code() {
+  static int code = 0;
+  return code;
+}
+
+static void write_line(std::FILE* out, std::string_view line) {
+  std::fwrite(line.data(), 1, line.size(), out);
+  std::fputc('\n', out);
+  std::fflush(out);
+}
+
+void emit(const nlohmann::json& event, std::string_view human) {
+  std::lock_guard lock(g_output_mutex);
+  if (global_options().json) {
+    // dump's replace mode: invalid UTF-8 from the network becomes U+FFFD, never an exception.
+    write_line(stdout, event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  } else if (!human.empty()) {
+    write_line(stdout, human);
+  }
+}
+
+void say(std::string_view human) {
+  std::lock_guard lock(g_output_mutex);
+  write_line(global_options().json ? stderr : stdout, human);
+}
+
+void error(std::string_view text, std::string_view errno_name) {
+  {
+    std::lock_guard lock(g_output_mutex);
+    write_line(stderr, fmt::format("sockchat: {}", text));
+  }
+  if (global_options().json) {
+    nlohmann::json event{{"event", "error"}, {"message", text}};
+    if (!errno_name.empty()) event["errno"] = errno_name;
+    emit(event, {});
+  }
+}
+
+bool use_color(int fd) {
+  const auto& mode = global_options().color;
+  if (mode == "always") return true;
+  if (mode == "never") return false;
+  const char* no_color = std::getenv("NO_COLOR");
+  if (no_color != nullptr && *no_color != '\0') return false;
+  return ::isatty(fd) == 1;
+}
+
+std::string paint(bool on, std::string_view sgr, std::string_view text) {
+  if (!on) return std::string(text);
+  return fmt::format("\x1b[{}m{}\x1b[0m", sgr, text);
+}
+
+Timeout ModeOptions::to_timeout() const {
+  if (nonblocking) return std::chrono::duration<double>(0);
+  if (timeout) return std::chrono::duration<double>(*timeout);
+  return std::nullopt;
+}
+
+void add_mode_options(CLI::App& sub, ModeOptions& mode) {
+  sub.add_option("--timeout", mode.timeout,
+                 "seconds a blocking call may wait, like Python's settimeout(S)")
+      ->check(CLI::NonNegativeNumber);
+  sub.add_flag("--nonblocking", mode.nonblocking,
+               "nonblocking sockets on a poll loop, like setblocking(False)");
+}
+
+int guarded(const std::function<int()>& body) {
+  trace::enable(global_options().trace);
+  try {
+    return body();
+  } catch (const SocketError& e) {
+    error(e.what(), errno_name(e.error_number()));
+    return 1;
+  } catch (const UsageError& e) {
+    error(e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    error(e.what());
+    return 1;
+  }
+}
+
+}  // namespace sockchat::cli

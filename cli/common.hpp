@@ -1,0 +1,52 @@
+// common.hpp — what every subcommand shares: the global options, how events are printed
+// (human text or JSON Lines), colour, and the option helpers for timeouts and addresses.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/wait.hpp"
+
+namespace sockchat::cli {
+
+struct GlobalOptions {
+  bool trace = false;
+  bool json = false;
+  std::string color = "auto";  // auto | always | never
+};
+GlobalOptions& global_options();
+
+// One event for the user: with --json a JSON object on one line of stdout (the object
+// must carry "event"); otherwise `human` (if not empty) as a line of stdout. Thread-safe.
+void emit(const nlohmann::json& event, std::string_view human);
+// A line for a person only (prompts, banners): stderr with --json, else stdout.
+void say(std::string_view human);
+// "sockchat: TEXT" on stderr, plus an "error" event on stdout with --json.
+void error(std::string_view text, std::string_view errno_name = {});
+
+// Colour for a stream (1 = stdout, 2 = stderr): --color, NO_COLOR and isatty decide.
+bool use_color(int fd);
+// Wraps text in an ANSI SGR colour code ("1;32") when `on`.
+std::string paint(bool on, std::string_view sgr, std::string_view text);
+
+// Adds --timeout S and --nonblocking to a subcommand, and turns them into Python's model:
+// neither → blocking (nullopt), --nonblocking → 0, --timeout S → S seconds.
+struct ModeOptions {
+  std::optional<double> timeout;
+  bool nonblocking = false;
+  Timeout to_timeout() const;
+};
+void add_mode_options(CLI::App& sub, ModeOptions& mode);
+
+// Runs a subcommand body, turning exceptions into the contract's exit codes:
+// SocketError → 1 (network failure), UsageError → 2, anything else → 1. Never a trace.
+int guarded(const std::function<int()>& body);
+
+// The exit code the chosen subcommand's callback stored.
+int& exit_code();
+
+}  // namespace sockchat::cli

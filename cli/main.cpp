@@ -1,0 +1,42 @@
+// main.cpp — wires the subcommands together; each lives in its own file.
+#include <csignal>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+
+int main(int argc, char** argv) {
+  using namespace sockchat::cli;
+  // A peer that closes while we write must be an EPIPE error, not a silent death. Sockets
+  // use MSG_NOSIGNAL already; this covers writes to stdout into a closed pipe too.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"sockchat — TCP and UDP sockets, made visible: chat, netcat, probe, teach."};
+  app.set_version_flag("--version", std::string("sockchat ") + SOCKCHAT_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();  // global options are accepted after the subcommand too
+  auto& global = global_options();
+  app.add_flag("--trace", global.trace, "print every socket call to stderr as it happens");
+  app.add_flag("--json", global.json, "events as JSON Lines on stdout instead of human text");
+  app.add_option("--color", global.color, "colour on a terminal: auto, always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+
+  setup_serve_1to1(app);
+  setup_serve_group(app);
+  setup_connect(app);
+  setup_udp_send(app);
+  setup_udp_recv(app);
+  setup_probe(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // The contract: one line saying what is wrong, a hint, and exit status 2.
+    std::fprintf(stderr, "sockchat: %s\nRun with --help for more information.\n", e.what());
+    return 2;
+  }
+  return exit_code();
+}

@@ -1,0 +1,175 @@
+#include "core/address.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/un.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
+namespace sockchat {
+
+std::optional<Address> Address::from_literal(std::string_view host, std::uint16_t port) {
+  if (host.starts_with("unix:")) return unix_path(host.substr(5));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::string text(host);
+  Address a;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage_);
+  if (inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    a.size_ = sizeof(sockaddr_in);
+    return a;
+  }
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage_);
+  if (inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    a.size_ = sizeof(sockaddr_in6);
+    return a;
+  }
+  return std::nullopt;
+}
+
+Address Address::unix_path(std::string_view path) {
+  Address a;
+  auto* un = reinterpret_cast<sockaddr_un*>(&a.storage_);
+  if (path.empty()) throw UsageError("unix socket path is empty");
+  if (path.size() >= sizeof(un->sun_path)) {
+    throw UsageError(fmt::format("unix socket path is too long ({} bytes, at most {}): {}",
+                                 path.size(), sizeof(un->sun_path) - 1, path));
+  }
+  un->sun_family = AF_UNIX;
+  std::memcpy(un->sun_path, path.data(), path.size());
+  a.size_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  return a;
+}
+
+Address Address::from_sockaddr(const sockaddr* sa, socklen_t len) {
+  Address a;
+  len = std::min<socklen_t>(len, sizeof(a.storage_));
+  std::memcpy(&a.storage_, sa, len);
+  a.size_ = len;
+  return a;
+}
+
+std::vector<Address> Address::resolve(std::string_view host, std::uint16_t port, int socktype) {
+  if (auto literal = from_literal(host, port)) return {*literal};
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = socktype;
+  addrinfo* found = nullptr;
+  const std::string name(host);
+  const int rc = getaddrinfo(name.c_str(), nullptr, &hints, &found);
+  if (rc != 0) {
+    throw UsageError(fmt::format("cannot resolve host '{}': {}", name, gai_strerror(rc)));
+  }
+  std::vector<Address> out;
+  for (const addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+    Address a = from_sockaddr(ai->ai_addr, ai->ai_addrlen);
+    if (a.family() == AF_INET) reinterpret_cast<sockaddr_in*>(&a.storage_)->sin_port = htons(port);
+    if (a.family() == AF_INET6) {
+      reinterpret_cast<sockaddr_in6*>(&a.storage_)->sin6_port = htons(port);
+    }
+    if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  }
+  freeaddrinfo(found);
+  return out;
+}
+
+std::string Address::host() const {
+  char text[INET6_ADDRSTRLEN] = {};
+  switch (family()) {
+    case AF_INET:
+      inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, text,
+                sizeof text);
+      return text;
+    case AF_INET6:
+      inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, text,
+                sizeof text);
+      return text;
+    case AF_UNIX: {
+      const auto* un = reinterpret_cast<const sockaddr_un*>(&storage_);
+      const auto max =
+          size_ > offsetof(sockaddr_un, sun_path) ? size_ - offsetof(sockaddr_un, sun_path) : 0;
+      return std::string(un->sun_path, strnlen(un->sun_path, max));
+    }
+    default:
+      return "";
+  }
+}
+
+std::uint16_t Address::port() const {
+  if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
+  if (family() == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
+  }
+  return 0;
+}
+
+std::string Address::to_string() const {
+  switch (family()) {
+    case AF_INET:
+      return fmt::format("{}:{}", host(), port());
+    case AF_INET6:
+      return fmt::format("[{}]:{}", host(), port());
+    case AF_UNIX:
+      return size_ > offsetof(sockaddr_un, sun_path) ? "unix:" + host() : "unix:(unnamed)";
+    default:
+      return "(none)";
+  }
+}
+
+std::string Address::to_python() const {
+  if (is_unix()) return fmt::format("'{}'", host());
+  return fmt::format("('{}', {})", host(), port());
+}
+
+bool operator==(const Address& a, const Address& b) {
+  return a.size_ == b.size_ && std::memcmp(&a.storage_, &b.storage_, a.size_) == 0;
+}
+
+std::uint16_t parse_port(std::string_view text) {
+  if (text.empty()) throw UsageError("port is empty");
+  unsigned long value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec == std::errc() && end == text.data() + text.size()) {
+    if (value < 1 || value > 65535) {
+      throw UsageError(fmt::format("port {} is out of range (1-65535)", text));
+    }
+    return static_cast<std::uint16_t>(value);
+  }
+  if (ec == std::errc::result_out_of_range) {
+    throw UsageError(fmt::format("port {} is out of range (1-65535)", text));
+  }
+  const std::string name(text);
+  if (const servent* s = getservbyname(name.c_str(), nullptr)) {
+    return ntohs(static_cast<std::uint16_t>(s->s_port));
+  }
+  throw UsageError(fmt::format("bad port '{}': not a number 1-65535 or a service name", text));
+}
+
+std::pair<std::string, std::string> split_host_port(std::string_view text) {
+  if (text.starts_with("unix:")) return {std::string(text), ""};
+  if (text.starts_with("[")) {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) return {std::string(text), ""};
+    const auto rest = text.substr(close + 1);
+    return {std::string(text.substr(1, close - 1)),
+            rest.starts_with(":") ? std::string(rest.substr(1)) : ""};
+  }
+  const auto colon = text.rfind(':');
+  // More than one colon without brackets is a bare IPv6 literal such as ::1.
+  if (colon == std::string_view::npos || text.find(':') != colon) return {std::string(text), ""};
+  return {std::string(text.substr(0, colon)), std::string(text.substr(colon + 1))};
+}
+
+}  // namespace sockchat

@@ -1,0 +1,20 @@
+// text.hpp — showing bytes from the network on a terminal. Pure code.
+//
+// A peer can send anything, including escape sequences that move the cursor, change the
+// title or clear the screen. A chat client shows text, so control characters are made
+// visible (^[, ^G, \x9b) while UTF-8 text, Chinese included, passes unchanged.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace sockchat {
+
+// Control characters (C0 except tab, DEL, and C1 as UTF-8) as ^X or \xNN; bytes that are
+// not valid UTF-8 as \xNN; everything else unchanged. Newlines are kept only if keep_newlines.
+std::string visible(std::string_view bytes, bool keep_newlines = false);
+
+// True if `bytes` is entirely valid UTF-8.
+bool valid_utf8(std::string_view bytes);
+
+}  // namespace sockchat

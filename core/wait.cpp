@@ -1,0 +1,41 @@
+#include "core/wait.hpp"
+
+#include <poll.h>
+
+#include <cerrno>
+#include <climits>
+#include <cmath>
+
+#include "core/error.hpp"
+
+namespace sockchat {
+
+Deadline::Deadline(Timeout timeout) : timeout_(timeout) {
+  if (timeout_) {
+    end_ = std::chrono::steady_clock::now() +
+           std::chrono::duration_cast<std::chrono::steady_clock::duration>(*timeout_);
+  }
+}
+
+bool Deadline::expired() const {
+  return timeout_ && std::chrono::steady_clock::now() >= end_;
+}
+
+int Deadline::poll_ms() const {
+  if (!timeout_) return -1;
+  const std::chrono::duration<double, std::milli> left = end_ - std::chrono::steady_clock::now();
+  if (left.count() <= 0) return 0;
+  return static_cast<int>(std::min<double>(std::ceil(left.count()), INT_MAX));
+}
+
+bool wait_ready(int fd, short events, const Deadline& deadline) {
+  pollfd p{fd, events, 0};
+  for (;;) {
+    const int n = ::poll(&p, 1, deadline.poll_ms());
+    if (n > 0) return true;
+    if (n == 0) return false;
+    if (errno != EINTR) throw_socket_error("poll", {}, errno);
+  }
+}
+
+}  // namespace sockchat
