@@ -62,9 +62,11 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 format:
+	$(call install_missing,clang-format)
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 format-check:
+	$(call install_missing,clang-format)
 	clang-format --dry-run --Werror $$(git ls-files '*.cpp' '*.hpp')
 
 bench: build
