@@ -1,6 +1,7 @@
 #include "core/address.hpp"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/un.h>
@@ -15,15 +16,23 @@
 
 namespace sockchat {
 
+namespace {
+
+// "[::1]" → "::1". Brackets only ever hold an IPv6 address (RFC 3986).
+std::string_view strip_brackets(std::string_view host, bool& bracketed) {
+  bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+  return bracketed ? host.substr(1, host.size() - 2) : host;
+}
+
+}  // namespace
+
 std::optional<Address> Address::from_literal(std::string_view host, std::uint16_t port) {
   if (host.starts_with("unix:")) return unix_path(host.substr(5));
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  const std::string text(host);
+  bool bracketed = false;
+  const std::string text(strip_brackets(host, bracketed));
   Address a;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage_);
-  if (inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
+  if (!bracketed && inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(port);
     a.size_ = sizeof(sockaddr_in);
@@ -43,6 +52,9 @@ Address Address::unix_path(std::string_view path) {
   Address a;
   auto* un = reinterpret_cast<sockaddr_un*>(&a.storage_);
   if (path.empty()) throw UsageError("unix socket path is empty");
+  if (path.find('\0') != std::string_view::npos) {
+    throw UsageError("unix socket path contains a NUL byte");
+  }
   if (path.size() >= sizeof(un->sun_path)) {
     throw UsageError(fmt::format("unix socket path is too long ({} bytes, at most {}): {}",
                                  path.size(), sizeof(un->sun_path) - 1, path));
@@ -62,12 +74,15 @@ Address Address::from_sockaddr(const sockaddr* sa, socklen_t len) {
 }
 
 std::vector<Address> Address::resolve(std::string_view host, std::uint16_t port, int socktype) {
+  if (host.empty()) throw UsageError("host is empty");
   if (auto literal = from_literal(host, port)) return {*literal};
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = socktype;
   addrinfo* found = nullptr;
-  const std::string name(host);
+  // getaddrinfo wants "fe80::1%eth0" (a literal with a scope), never its brackets.
+  bool bracketed = false;
+  const std::string name(strip_brackets(host, bracketed));
   const int rc = getaddrinfo(name.c_str(), nullptr, &hints, &found);
   if (rc != 0) {
     throw UsageError(fmt::format("cannot resolve host '{}': {}", name, gai_strerror(rc)));
@@ -93,18 +108,29 @@ std::string Address::host() const {
                 sizeof text);
       return text;
     case AF_INET6:
-      inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, text,
-                sizeof text);
-      return text;
+      return ipv6_host();
     case AF_UNIX: {
       const auto* un = reinterpret_cast<const sockaddr_un*>(&storage_);
       const auto max =
           size_ > offsetof(sockaddr_un, sun_path) ? size_ - offsetof(sockaddr_un, sun_path) : 0;
+      // Linux's abstract namespace: a name that starts with NUL, shown as "@name" (as ss does).
+      if (max > 0 && un->sun_path[0] == '\0') return "@" + std::string(un->sun_path + 1, max - 1);
       return std::string(un->sun_path, strnlen(un->sun_path, max));
     }
     default:
       return "";
   }
+}
+
+std::string Address::ipv6_host() const {
+  const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&storage_);
+  char text[INET6_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
+  if (v6->sin6_scope_id == 0) return text;
+  // A link-local address means nothing without its interface: fe80::1%eth0.
+  char name[IF_NAMESIZE] = {};
+  if (if_indextoname(v6->sin6_scope_id, name) != nullptr) return fmt::format("{}%{}", text, name);
+  return fmt::format("{}%{}", text, v6->sin6_scope_id);
 }
 
 std::uint16_t Address::port() const {
@@ -161,10 +187,15 @@ std::pair<std::string, std::string> split_host_port(std::string_view text) {
   if (text.starts_with("unix:")) return {std::string(text), ""};
   if (text.starts_with("[")) {
     const auto close = text.find(']');
-    if (close == std::string_view::npos) return {std::string(text), ""};
+    if (close == std::string_view::npos) {
+      throw UsageError(fmt::format("bad address '{}': missing ']'", text));
+    }
     const auto rest = text.substr(close + 1);
+    if (!rest.empty() && !rest.starts_with(":")) {
+      throw UsageError(fmt::format("bad address '{}': expected ':PORT' after ']'", text));
+    }
     return {std::string(text.substr(1, close - 1)),
-            rest.starts_with(":") ? std::string(rest.substr(1)) : ""};
+            rest.empty() ? "" : std::string(rest.substr(1))};
   }
   const auto colon = text.rfind(':');
   // More than one colon without brackets is a bare IPv6 literal such as ::1.

@@ -1,5 +1,6 @@
 #include "core/framing.hpp"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace sockchat {
@@ -61,7 +62,9 @@ std::optional<Frame> Decoder::next_line() {
   const std::size_t nl = view.find('\n', scanned_);
   if (nl == std::string_view::npos) {
     scanned_ = view.size();
-    if (!discarding_ && view.size() > max_size_) {
+    // A '\r' at the end may be half of a "\r\n": it does not count towards the limit.
+    const std::size_t limit = max_size_ + (view.ends_with('\r') ? 1 : 0);
+    if (!discarding_ && view.size() > limit) {
       // Too long already and still no newline: drop it now rather than buffer without
       // bound, and keep dropping until its newline arrives.
       discarding_ = true;
@@ -93,21 +96,26 @@ std::optional<Frame> Decoder::next_raw() {
   return frame;
 }
 
+// Drops what has arrived of an overlong frame; true once all of it is gone.
+bool Decoder::skip_overlong() {
+  const std::size_t n = std::min(skip_, pending());
+  skip_ -= n;
+  consume(n);
+  return skip_ == 0;
+}
+
 std::optional<Frame> Decoder::next_length() {
-  if (skip_ > 0) {
-    const std::size_t n = std::min(skip_, pending());
-    skip_ -= n;
-    consume(n);
-    if (skip_ > 0) return std::nullopt;
-  }
+  if (!skip_overlong()) return std::nullopt;
   if (pending() < 4) return std::nullopt;
   const auto* p = reinterpret_cast<const unsigned char*>(buffer_.data() + start_);
   const std::uint32_t size = (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
                              (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
   if (size > max_size_) {
+    // Report it now and drop its bytes as they come, without ever buffering them; a frame
+    // that follows it is left for the next call.
     consume(4);
     skip_ = size;
-    next_length();  // drop whatever of it has already arrived
+    skip_overlong();
     return Frame{{}, true};
   }
   if (pending() < 4 + std::size_t{size}) return std::nullopt;

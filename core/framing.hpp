@@ -41,6 +41,7 @@ class Decoder {
   std::optional<Frame> next_line();
   std::optional<Frame> next_raw();
   std::optional<Frame> next_length();
+  bool skip_overlong();
   void consume(std::size_t n);
 
   Framing framing_;

@@ -4,7 +4,9 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -21,6 +23,11 @@ bool would_block(int err) {
 
 std::string python_timeout(Timeout t) {
   return t ? fmt::format("{:g}", t->count()) : "None";
+}
+
+// SOCK_STREAM without the SOCK_NONBLOCK / SOCK_CLOEXEC flags socket(2) accepts in `type`.
+bool is_stream(int type) {
+  return (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM;
 }
 
 }  // namespace
@@ -82,9 +89,13 @@ bool Socket::waits() const {
   return timeout_ && timeout_->count() > 0;
 }
 
+std::string Socket::timed_out_result() const {
+  return fmt::format("ETIMEDOUT (timed out after {:g} s)", timeout_ ? timeout_->count() : 0.0);
+}
+
 template <typename Syscall>
-auto Socket::retry(const char* call, short events, const trace::Call& t, Syscall syscall) {
-  const Deadline deadline(timeout_);
+auto Socket::retry(const char* call, const std::string& address, short events,
+                   const Deadline& deadline, const trace::Call& t, Syscall syscall) {
   for (;;) {
     const auto n = syscall();
     if (n >= 0) return n;
@@ -92,11 +103,11 @@ auto Socket::retry(const char* call, short events, const trace::Call& t, Syscall
     if (err == EINTR) continue;  // a signal interrupted the wait: just ask again
     if (would_block(err) && waits()) {
       if (wait_ready(fd_, events, deadline)) continue;
-      t.fail(fmt::format("ETIMEDOUT (timed out after {:g} s)", timeout_->count()));
-      throw TimeoutError(call, peer_, *timeout_);
+      t.fail(timed_out_result());
+      throw TimeoutError(call, address, *timeout_);
     }
     t.fail(err);
-    throw_socket_error(call, peer_, err);
+    throw_socket_error(call, address, err);
   }
 }
 
@@ -127,7 +138,7 @@ std::pair<Socket, Address> Socket::accept() {
   trace::Call t("accept", std::to_string(fd_), "conn, addr = s.accept()");
   sockaddr_storage peer{};
   socklen_t len = sizeof peer;
-  const int fd = retry("accept", POLLIN, t, [&] {
+  const int fd = retry("accept", {}, POLLIN, Deadline(timeout_), t, [&] {
     len = sizeof peer;
     return ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
   });
@@ -142,16 +153,19 @@ std::pair<Socket, Address> Socket::accept() {
 // Client side. connect is the five-step connect-with-timeout when a timeout is set:
 // nonblocking connect → EINPROGRESS → poll for POLLOUT → getsockopt(SO_ERROR) → result.
 
-int Socket::connect_errno(const Address& address, const trace::Call& t) {
+int Socket::connect_errno(const Address& address, bool& timed_out) {
+  timed_out = false;
   if (::connect(fd_, address.data(), address.size()) == 0) return 0;
   int err = errno;
   // EINTR: the connection goes on in the background, exactly like EINPROGRESS.
   const bool in_progress = err == EINPROGRESS || err == EINTR;
+  // Nonblocking mode reports EINPROGRESS to the caller, as Python's BlockingIOError does.
   if (!in_progress || (timeout_ && !waits())) return err;
   if (!wait_ready(fd_, POLLOUT, Deadline(timeout_))) {
-    t.fail(fmt::format("ETIMEDOUT (timed out after {:g} s)", timeout_->count()));
+    timed_out = true;
     return ETIMEDOUT;
   }
+  // Writable means "finished": SO_ERROR says whether it finished well (0) or how it failed.
   socklen_t len = sizeof err;
   if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return errno;
   return err;
@@ -160,8 +174,12 @@ int Socket::connect_errno(const Address& address, const trace::Call& t) {
 void Socket::connect(const Address& address) {
   trace::Call t("connect", fmt::format("{}, {}", fd_, address.to_string()),
                 fmt::format("s.connect({})", address.to_python()));
-  const int err = connect_errno(address, t);
-  if (err == ETIMEDOUT && waits()) throw TimeoutError("connect", address.to_string(), *timeout_);
+  bool timed_out = false;
+  const int err = connect_errno(address, timed_out);
+  if (timed_out) {
+    t.fail(timed_out_result());
+    throw TimeoutError("connect", address.to_string(), *timeout_);
+  }
   if (err != 0) {
     t.fail(err);
     throw_socket_error("connect", address.to_string(), err);
@@ -173,12 +191,18 @@ void Socket::connect(const Address& address) {
 int Socket::connect_ex(const Address& address) {
   trace::Call t("connect", fmt::format("{}, {}", fd_, address.to_string()),
                 fmt::format("s.connect_ex({})", address.to_python()));
-  const int err = connect_errno(address, t);
+  bool timed_out = false;
+  const int err = connect_errno(address, timed_out);
   if (err == 0) {
     peer_ = address.to_string();
     t.ok("0");
-  } else if (err != ETIMEDOUT || !waits()) {
-    t.fail(err);
+  } else {
+    // Our own deadline is reported as ETIMEDOUT too (CPython returns EWOULDBLOCK here).
+    if (timed_out) {
+      t.fail(timed_out_result());
+    } else {
+      t.fail(err);
+    }
   }
   return err;
 }
@@ -188,7 +212,8 @@ int Socket::connect_ex(const Address& address) {
 
 std::size_t Socket::recv(char* buffer, std::size_t size, int flags) {
   trace::Call t("recv", fmt::format("{}, {}", fd_, size), fmt::format("s.recv({})", size));
-  const ssize_t n = retry("recv", POLLIN, t, [&] { return ::recv(fd_, buffer, size, flags); });
+  const ssize_t n = retry("recv", peer_, POLLIN, Deadline(timeout_), t,
+                          [&] { return ::recv(fd_, buffer, size, flags); });
   if (trace::enabled()) {
     t.ok(fmt::format("{} {}", n, trace::quote({buffer, static_cast<std::size_t>(n)})));
   }
@@ -202,11 +227,15 @@ std::string Socket::recv(std::size_t bufsize, int flags) {
 }
 
 std::size_t Socket::send(std::string_view data, int flags) {
+  return send_until(data, flags, Deadline(timeout_));
+}
+
+std::size_t Socket::send_until(std::string_view data, int flags, const Deadline& deadline) {
   trace::Call t("send", fmt::format("{}, {}", fd_, trace::quote(data)),
                 fmt::format("s.send({})", data.size() <= 32 ? "b" + trace::quote(data) : "data"));
   // MSG_NOSIGNAL: a peer that has gone away is an EPIPE error here, not a SIGPIPE that
   // kills the whole process.
-  const ssize_t n = retry("send", POLLOUT, t, [&] {
+  const ssize_t n = retry("send", peer_, POLLOUT, deadline, t, [&] {
     return ::send(fd_, data.data(), data.size(), flags | MSG_NOSIGNAL);
   });
   t.ok(std::to_string(n));
@@ -215,10 +244,22 @@ std::size_t Socket::send(std::string_view data, int flags) {
 
 void Socket::sendall(std::string_view data) {
   trace::Call t("sendall", fmt::format("{}, {} bytes", fd_, data.size()), "s.sendall(data)");
+  // One deadline for the whole loop, as CPython (3.5+) does: settimeout(2) means the data
+  // is all sent within 2 s, however many send() calls it takes.
+  const Deadline deadline(timeout_);
   // The loop Python hides: send() may take only part of the data when the kernel's send
   // buffer is nearly full, so keep sending what is left.
   std::size_t sent = 0;
-  while (sent < data.size()) sent += send(data.substr(sent));
+  try {
+    while (sent < data.size()) sent += send_until(data.substr(sent), 0, deadline);
+  } catch (const SocketError& e) {
+    if (dynamic_cast<const TimeoutError*>(&e)) {
+      t.fail(timed_out_result());
+    } else {
+      t.fail(e.error_number());
+    }
+    throw;
+  }
   t.ok("0");
 }
 
@@ -228,11 +269,12 @@ Datagram Socket::recvfrom(char* buffer, std::size_t size, int flags) {
   sockaddr_storage from{};
   socklen_t len = sizeof from;
   // MSG_TRUNC makes the kernel return the datagram's real length, so a datagram larger
-  // than the buffer is reported instead of silently cut (see udp(7)).
-  const ssize_t n = retry("recvfrom", POLLIN, t, [&] {
+  // than the buffer is reported instead of silently cut (see udp(7)). Not on TCP: there
+  // MSG_TRUNC means "throw the bytes away" (tcp(7)).
+  const int trunc = is_stream(type_) ? 0 : MSG_TRUNC;
+  const ssize_t n = retry("recvfrom", peer_, POLLIN, Deadline(timeout_), t, [&] {
     len = sizeof from;
-    return ::recvfrom(fd_, buffer, size, flags | MSG_TRUNC, reinterpret_cast<sockaddr*>(&from),
-                      &len);
+    return ::recvfrom(fd_, buffer, size, flags | trunc, reinterpret_cast<sockaddr*>(&from), &len);
   });
   Datagram d;
   d.full_size = static_cast<std::size_t>(n);
@@ -248,27 +290,22 @@ Datagram Socket::recvfrom(char* buffer, std::size_t size, int flags) {
 std::size_t Socket::sendto(std::string_view data, const Address& to, int flags) {
   trace::Call t("sendto", fmt::format("{}, {}, {}", fd_, trace::quote(data), to.to_string()),
                 fmt::format("s.sendto(data, {})", to.to_python()));
-  const Deadline deadline(timeout_);
-  for (;;) {
-    const ssize_t n =
-        ::sendto(fd_, data.data(), data.size(), flags | MSG_NOSIGNAL, to.data(), to.size());
-    if (n >= 0) {
-      t.ok(std::to_string(n));
-      return static_cast<std::size_t>(n);
-    }
-    const int err = errno;
-    if (err == EINTR) continue;
-    if (would_block(err) && waits() && wait_ready(fd_, POLLOUT, deadline)) continue;
-    t.fail(err);
-    throw_socket_error("sendto", to.to_string(), err);
-  }
+  const ssize_t n = retry("sendto", to.to_string(), POLLOUT, Deadline(timeout_), t, [&] {
+    return ::sendto(fd_, data.data(), data.size(), flags | MSG_NOSIGNAL, to.data(), to.size());
+  });
+  t.ok(std::to_string(n));
+  return static_cast<std::size_t>(n);
 }
 
 void Socket::close() {
   if (fd_ < 0) return;
   trace::Call t("close", std::to_string(fd_), "s.close()");
-  const int rc = ::close(std::exchange(fd_, -1));
-  t.ok(rc == 0 ? "0" : "-1");
+  // Not retried on EINTR: on Linux the descriptor is released even then (close(2)).
+  if (::close(std::exchange(fd_, -1)) < 0) {
+    t.fail(errno);
+    return;
+  }
+  t.ok("0");
 }
 
 void Socket::shutdown(int how) {
@@ -382,7 +419,11 @@ void Socket::set_nonblocking_flag(bool on, const std::string& python) {
 }
 
 void Socket::settimeout(Timeout timeout) {
-  if (timeout && timeout->count() < 0) throw UsageError("timeout must be >= 0");
+  // Written so that NaN fails too; infinity is "no timeout" spelled badly, also refused.
+  if (timeout && !(timeout->count() >= 0 && std::isfinite(timeout->count()))) {
+    throw UsageError(
+        fmt::format("timeout must be a number of seconds >= 0, not {}", timeout->count()));
+  }
   // Any timeout, even 0, means a nonblocking descriptor: waiting is done in poll().
   set_nonblocking_flag(timeout.has_value(),
                        fmt::format("s.settimeout({})", python_timeout(timeout)));

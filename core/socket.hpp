@@ -65,11 +65,11 @@ class Socket {
   void connect(const Address& address);    // connect(2), with the timeout
   int connect_ex(const Address& address);  // connect(2); returns errno, 0 if ok
   // --- data ---
-  std::size_t recv(char* buffer, std::size_t size, int flags = 0);   // recv(2); 0 = peer closed
-  std::string recv(std::size_t bufsize, int flags = 0);              // Python's s.recv(1024)
-  std::size_t send(std::string_view data, int flags = 0);            // send(2); may be partial
-  void sendall(std::string_view data);                               // send(2) until all is sent
-  Datagram recvfrom(char* buffer, std::size_t size, int flags = 0);  // recvfrom(2)
+  std::size_t recv(char* buffer, std::size_t size, int flags = 0);  // recv(2); 0 = peer closed
+  std::string recv(std::size_t bufsize, int flags = 0);             // Python's s.recv(1024)
+  std::size_t send(std::string_view data, int flags = 0);           // send(2); may be partial
+  void sendall(std::string_view data);  // send(2) until all is sent, one deadline for all
+  Datagram recvfrom(char* buffer, std::size_t size, int flags = 0);             // recvfrom(2)
   std::size_t sendto(std::string_view data, const Address& to, int flags = 0);  // sendto(2)
   void close();  // close(2); the Socket is then empty
   // --- information and options ---
@@ -83,7 +83,7 @@ class Socket {
   Timeout gettimeout() const;        // no syscall: the mode we are in
   int fileno() const;  // the descriptor itself (traced: call it once and keep the number)
   void setblocking(bool blocking);  // fcntl(2) F_GETFL/F_SETFL
-  SocketFile makefile();            // a buffered reader/writer over this
+  SocketFile makefile();            // a buffered reader/writer over this; it must not outlive *this
 
   // Not in the tutorial's table, but every netcat needs it: half-close (SHUT_WR sends FIN).
   void shutdown(int how);  // shutdown(2)
@@ -92,11 +92,18 @@ class Socket {
   struct Adopted {};
   Socket(Adopted, int fd, int family, int type) noexcept : fd_(fd), family_(family), type_(type) {}
   // Runs `syscall` until it succeeds, honouring the mode: EINTR is retried, EAGAIN waits
-  // for `events` under the deadline (timeout mode) or throws WouldBlockError (nonblocking).
+  // for `events` until `deadline` (timeout mode) or throws WouldBlockError (nonblocking).
+  // Errors name `call` and `address`.
   template <typename Syscall>
-  auto retry(const char* call, short events, const trace::Call& t, Syscall syscall);
-  int connect_errno(const Address& address, const trace::Call& t);
+  auto retry(const char* call, const std::string& address, short events, const Deadline& deadline,
+             const trace::Call& t, Syscall syscall);
+  // connect(2) in the current mode. Returns errno (0: connected); `timed_out` tells our own
+  // deadline apart from the kernel's ETIMEDOUT (SYNs unanswered for minutes).
+  int connect_errno(const Address& address, bool& timed_out);
+  // One traced send(2) that may wait until `deadline`: sendall shares one deadline.
+  std::size_t send_until(std::string_view data, int flags, const Deadline& deadline);
   bool waits() const;  // a timeout > 0 is set: would-block means "poll, then retry"
+  std::string timed_out_result() const;  // "-1 ETIMEDOUT (timed out after 2 s)" for traces
   void set_nonblocking_flag(bool on, const std::string& python);
 
   int fd_ = -1;

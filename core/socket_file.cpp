@@ -1,10 +1,14 @@
 #include "core/socket_file.hpp"
 
+#include <algorithm>
+
 #include "core/socket.hpp"
 
 namespace sockchat {
 
-SocketFile::SocketFile(Socket& socket, std::size_t chunk) : socket_(socket), chunk_(chunk) {}
+// A chunk of 0 would make every recv() return 0, which reads as end of stream.
+SocketFile::SocketFile(Socket& socket, std::size_t chunk)
+    : socket_(socket), chunk_(std::max<std::size_t>(chunk, 1)) {}
 
 bool SocketFile::fill() {
   if (in_pos_ > 0) {  // drop what was consumed before growing the buffer
@@ -13,7 +17,15 @@ bool SocketFile::fill() {
   }
   const std::size_t old = in_.size();
   in_.resize(old + chunk_);
-  const std::size_t n = socket_.recv(in_.data() + old, chunk_);
+  std::size_t n = 0;
+  try {
+    n = socket_.recv(in_.data() + old, chunk_);
+  } catch (...) {
+    // A timeout or EAGAIN is not the end: keep what was buffered, drop the unused room,
+    // and the caller may simply call readline() again.
+    in_.resize(old);
+    throw;
+  }
   in_.resize(old + n);
   return n > 0;
 }

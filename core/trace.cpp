@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -15,6 +16,23 @@ namespace sockchat::trace {
 
 namespace {
 std::atomic<bool> g_enabled{false};
+std::atomic<bool> g_has_sink{false};  // checked first, so stderr tracing takes no lock
+std::mutex g_sink_mutex;
+std::function<void(std::string_view)> g_sink;
+
+bool to_sink(std::string_view line) {
+  if (!g_has_sink) return false;
+  const std::lock_guard lock(g_sink_mutex);
+  if (!g_sink) return false;
+  g_sink(line);
+  return true;
+}
+}  // namespace
+
+void set_sink(std::function<void(std::string_view)> sink) {
+  const std::lock_guard lock(g_sink_mutex);
+  g_sink = std::move(sink);
+  g_has_sink = static_cast<bool>(g_sink);
 }
 
 void enable(bool on) {
@@ -25,7 +43,7 @@ bool enabled() {
 }
 
 void emit(std::string_view line) {
-  if (!enabled()) return;
+  if (!enabled() || to_sink(line)) return;
   std::string out(line);
   out += '\n';
   // One write per line: lines from several threads never mix.

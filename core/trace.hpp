@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,11 @@ bool enabled();
 
 // Writes `line` plus a newline to stderr when tracing is on.
 void emit(std::string_view line);
+
+// Sends each line (without its newline) to `sink` instead of stderr, e.g. to collect them
+// in a test or a GUI; an empty function restores stderr. Lines still appear only while
+// tracing is enabled. The sink is called under a lock, so it sees whole lines, one at a time.
+void set_sink(std::function<void(std::string_view)> sink);
 
 // Bytes as a C string literal, cut after `max` bytes with "...": "hello\n".
 std::string quote(std::string_view bytes, std::size_t max = 32);

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cmath>
@@ -11,10 +12,16 @@
 namespace sockchat {
 
 Deadline::Deadline(Timeout timeout) : timeout_(timeout) {
-  if (timeout_) {
-    end_ = std::chrono::steady_clock::now() +
-           std::chrono::duration_cast<std::chrono::steady_clock::duration>(*timeout_);
+  if (!timeout_) return;
+  // Past ~100 years (or NaN) the conversion to the clock's integer ticks would overflow,
+  // which is undefined behaviour: such a deadline is simply "never".
+  constexpr std::chrono::duration<double> century(100.0 * 365 * 24 * 3600);
+  if (!(*timeout_ < century)) {
+    end_ = std::chrono::steady_clock::time_point::max();
+    return;
   }
+  end_ = std::chrono::steady_clock::now() +
+         std::chrono::duration_cast<std::chrono::steady_clock::duration>(*timeout_);
 }
 
 bool Deadline::expired() const {
