@@ -1,0 +1,93 @@
+#include "core/cidr.hpp"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
+namespace sockchat {
+
+namespace {
+
+struct Parsed {
+  bool v6 = false;
+  std::array<std::uint8_t, 16> bytes{};
+};
+
+// inet_pton for either family; an IPv4-mapped IPv6 address becomes plain IPv4.
+std::optional<Parsed> parse_address(std::string_view text) {
+  const std::string s(text);
+  Parsed p;
+  if (inet_pton(AF_INET, s.c_str(), p.bytes.data()) == 1) return p;
+  if (inet_pton(AF_INET6, s.c_str(), p.bytes.data()) != 1) return std::nullopt;
+  static constexpr std::uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::equal(mapped, mapped + 12, p.bytes.begin())) {
+    std::copy(p.bytes.begin() + 12, p.bytes.end(), p.bytes.begin());
+    std::fill(p.bytes.begin() + 4, p.bytes.end(), 0);
+    return p;
+  }
+  p.v6 = true;
+  return p;
+}
+
+bool prefix_equal(const std::array<std::uint8_t, 16>& a, const std::array<std::uint8_t, 16>& b,
+                  int bits) {
+  int i = 0;
+  for (; bits >= 8; bits -= 8, ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  if (bits == 0) return true;
+  const auto mask = static_cast<std::uint8_t>(0xFF << (8 - bits));
+  return (a[i] & mask) == (b[i] & mask);
+}
+
+}  // namespace
+
+Cidr Cidr::parse(std::string_view text) {
+  const std::size_t slash = text.find('/');
+  const std::string_view host = text.substr(0, slash);
+  const auto address = parse_address(host);
+  if (!address) throw UsageError(fmt::format("not an IP address or CIDR block: '{}'", text));
+  Cidr c;
+  c.v6_ = address->v6;
+  c.bytes_ = address->bytes;
+  const int max = c.v6_ ? 128 : 32;
+  c.prefix_ = max;
+  if (slash != std::string_view::npos) {
+    const std::string_view bits = text.substr(slash + 1);
+    const auto [end, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), c.prefix_);
+    if (bits.empty() || ec != std::errc() || end != bits.data() + bits.size() || c.prefix_ < 0 ||
+        c.prefix_ > max) {
+      throw UsageError(fmt::format("bad prefix length in '{}' (0-{})", text, max));
+    }
+  }
+  return c;
+}
+
+bool Cidr::contains(std::string_view address) const {
+  const auto a = parse_address(address);
+  return a && a->v6 == v6_ && prefix_equal(a->bytes, bytes_, prefix_);
+}
+
+std::string Cidr::to_string() const {
+  char text[INET6_ADDRSTRLEN] = {};
+  inet_ntop(v6_ ? AF_INET6 : AF_INET, bytes_.data(), text, sizeof text);
+  return fmt::format("{}/{}", text, prefix_);
+}
+
+bool AccessList::permits(std::string_view address) const {
+  if (!parse_address(address)) return true;  // a unix socket's peer: no address to judge
+  auto in = [&](const std::vector<Cidr>& list) {
+    for (const Cidr& c : list) {
+      if (c.contains(address)) return true;
+    }
+    return false;
+  };
+  if (in(deny)) return false;
+  return allow.empty() || in(allow);
+}
+
+}  // namespace sockchat
