@@ -1,0 +1,503 @@
+// chat_loadgen.cpp — a load generator for group chat servers: sockchat serve-group,
+// ncat --chat, the tutorial's Python server.
+//
+// It shows the other side of a chat server: N clients on ONE thread, each a nonblocking
+// socket (settimeout(0)), all watched by one epoll. Three phases:
+//   1. join     connect N clients, at most --window of them in flight at a time. A client
+//               has joined when it is connected AND the server has sent it something (its
+//               welcome or a join notice): that proves the server accepted it. Servers that
+//               greet nobody (the tutorial's) need --no-greeting.
+//   2. sync     client 0 says "@S <nonce>" (again every second) until every other client
+//               has heard it: the server now knows everyone, and the join traffic is over.
+//   3. measure  S senders send M lines "@L <sender> <seq> <ns>": all at once (burst) or R
+//               a second each, one line per write (paced). Everyone reads all the time,
+//               so no queue fills up because of us.
+// Then one summary line: deliveries/s, latency percentiles, completeness, and the server's
+// CPU time and memory (from /proc/PID when --server-pid is given).
+// Read: epoll(7), connect(2) (EINPROGRESS), getrlimit(2), proc(5).
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <span>
+#include <stdexcept>
+#include <vector>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "core/socket.hpp"
+#include "loadgen_ledger.hpp"
+
+namespace sockchat::bench {
+namespace {
+
+constexpr Nanos kSecond = 1'000'000'000;
+
+struct Options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;
+  int clients = 10;
+  int senders = 0;  // 0: every client sends
+  int lines = 10;
+  std::string mode = "burst";  // burst | paced
+  double rate = 10;            // lines per second per sender, paced mode
+  int window = 64;             // connects in flight
+  bool greeting = true;        // the server sends something to each new client
+  pid_t server_pid = 0;
+  double deadline = 60;  // seconds, for everything
+  double quiet = 1;      // seconds without news after the last send: the rest is missing
+  bool json = false;
+  std::string label;
+};
+
+// The setup did not work: not every client could join. Exit status 1.
+struct SetupError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// One chat client of the crowd.
+struct Client {
+  Socket sock;
+  int fd = -1;
+  bool connected = false;
+  bool joined = false;
+  bool synced = false;
+  bool closed = false;
+  bool wants_out = false;  // EPOLLOUT is asked for: the outbox is not empty
+  std::string inbox;       // the start of a line whose '\n' has not arrived yet
+  std::string outbox;      // what send() has not taken yet
+};
+
+// The smallest epoll wrapper that still reads well: one descriptor, add/modify/remove, wait.
+class Epoll {
+ public:
+  Epoll() : fd_(check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1")) {}
+  ~Epoll() { ::close(fd_); }
+  Epoll(const Epoll&) = delete;
+  Epoll& operator=(const Epoll&) = delete;
+
+  void add(int fd, std::uint32_t events, int id) { control(EPOLL_CTL_ADD, fd, events, id); }
+  void modify(int fd, std::uint32_t events, int id) { control(EPOLL_CTL_MOD, fd, events, id); }
+  void remove(int fd) { ::epoll_ctl(fd_, EPOLL_CTL_DEL, fd, nullptr); }
+  // epoll_wait(2): at most timeout_ms; the ready descriptors' events.
+  std::span<const epoll_event> wait(int timeout_ms) {
+    int n = ::epoll_wait(fd_, events_.data(), static_cast<int>(events_.size()), timeout_ms);
+    if (n < 0 && errno == EINTR) n = 0;
+    check(n, "epoll_wait");
+    return {events_.data(), static_cast<std::size_t>(n)};
+  }
+
+ private:
+  void control(int op, int fd, std::uint32_t events, int id) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = static_cast<std::uint64_t>(id);  // which client: an index into the crowd
+    check(::epoll_ctl(fd_, op, fd, &ev), "epoll_ctl");
+  }
+  int fd_;
+  std::array<epoll_event, 1024> events_{};
+};
+
+class LoadGen {
+ public:
+  explicit LoadGen(const Options& o);
+  void join_all();
+  void sync();
+  void measure();
+  void report() const;
+
+ private:
+  enum class Phase { join, sync, measure };
+
+  void start_connect();
+  void poll_until(Nanos until);
+  void on_event(int id, std::uint32_t events);
+  void finish_connect(Client& c, int id);
+  void on_readable(Client& c, int id);
+  void on_line(int id, std::string_view line, Nanos now);
+  void send_burst(int sender);
+  void queue_send(int id, std::string_view bytes);
+  void flush(Client& c, int id);
+  void lost(Client& c, int id, const std::string& why);
+  void mark_joined(Client& c);
+  int senders() const { return o_.senders > 0 ? o_.senders : o_.clients; }
+
+  Options o_;
+  Address server_;
+  Epoll epoll_;
+  std::vector<Client> clients_;
+  Ledger ledger_;
+  Phase phase_ = Phase::join;
+  int started_ = 0, joined_ = 0, synced_ = 0, disconnects_ = 0;
+  std::string nonce_;
+  Nanos begin_ = now_ns(), deadline_, setup_end_ = 0, start_ = 0, end_ = 0, last_send_ = 0;
+  std::optional<ProcSample> before_, after_;
+  bool timed_out_ = false;
+};
+
+LoadGen::LoadGen(const Options& o)
+    : o_(o),
+      server_(Address::resolve(o.host, o.port).front()),
+      clients_(static_cast<std::size_t>(o.clients)),
+      ledger_(o.clients, senders(), o.lines),
+      deadline_(begin_ + static_cast<Nanos>(o.deadline * kSecond)) {}
+
+// --- phase 1: join ------------------------------------------------------------------
+
+void LoadGen::join_all() {
+  while (joined_ < o_.clients) {
+    // Pace the connects by what the server has accepted: a listen backlog overflows
+    // (SYNs are dropped and retried a second later) if we connect faster than it accepts.
+    while (started_ < o_.clients && started_ - joined_ < o_.window) start_connect();
+    if (now_ns() > deadline_) {
+      throw SetupError(fmt::format("only {} of {} clients joined within {:g} s", joined_,
+                                   o_.clients, o_.deadline));
+    }
+    poll_until(deadline_);
+  }
+}
+
+void LoadGen::start_connect() {
+  const int id = started_++;
+  Client& c = clients_[static_cast<std::size_t>(id)];
+  c.sock = Socket(server_.family(), SOCK_STREAM);
+  c.sock.settimeout(std::chrono::seconds(0));  // nonblocking: connect returns EINPROGRESS
+  // Our own lines must not wait for Nagle: we measure the server's delays, not ours.
+  c.sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1);
+  c.fd = c.sock.fileno();
+  const int err = c.sock.connect_ex(server_);
+  if (err != 0 && err != EINPROGRESS) throw SocketError("connect", server_.to_string(), err);
+  epoll_.add(c.fd, EPOLLIN | EPOLLOUT, id);  // writable = the handshake is over
+}
+
+void LoadGen::finish_connect(Client& c, int id) {
+  const int err = c.sock.getsockopt(SOL_SOCKET, SO_ERROR);  // how the connect ended
+  if (err != 0) {
+    throw SetupError(fmt::format("client {} of {}: connect {}: {}", id + 1, o_.clients,
+                                 server_.to_string(), errno_text(err)));
+  }
+  c.connected = true;
+  epoll_.modify(c.fd, EPOLLIN, id);
+  if (!o_.greeting) mark_joined(c);
+}
+
+void LoadGen::mark_joined(Client& c) {
+  if (c.joined) return;
+  c.joined = true;
+  ++joined_;
+}
+
+// --- phase 2: sync ------------------------------------------------------------------
+
+void LoadGen::sync() {
+  phase_ = Phase::sync;
+  nonce_ = fmt::format("@S {}", now_ns());
+  Nanos next_say = 0;
+  while (synced_ < o_.clients - 1) {
+    const Nanos now = now_ns();
+    if (now > deadline_) {
+      throw SetupError(fmt::format("only {} of {} clients heard client 1 within {:g} s", synced_,
+                                   o_.clients - 1, o_.deadline));
+    }
+    if (now >= next_say) {  // again every second, for a server that was still accepting
+      queue_send(0, nonce_ + "\n");
+      next_say = now + kSecond;
+    }
+    poll_until(std::min(next_say, deadline_));
+  }
+  setup_end_ = now_ns();
+}
+
+// --- phase 3: measure ---------------------------------------------------------------
+
+void LoadGen::measure() {
+  phase_ = Phase::measure;
+  if (o_.server_pid > 0) {
+    before_ = sample_process(o_.server_pid);
+    if (!before_) throw SetupError(fmt::format("no process {} to measure", o_.server_pid));
+  }
+  const int total = senders() * o_.lines;
+  const bool paced = o_.mode == "paced";
+  // Paced: the k-th line overall is due at start + k / (S * R): each sender sends every
+  // 1/R seconds, and the senders' start times are spread evenly over that period.
+  const double interval = paced ? kSecond / (senders() * o_.rate) : 0;
+  const auto due = [&](int k) { return start_ + static_cast<Nanos>(k * interval); };
+  start_ = now_ns();
+  int sent = 0;
+  if (!paced) {
+    for (int s = 0; s < senders(); ++s) send_burst(s);
+    sent = total;
+  }
+  for (;;) {
+    const Nanos now = now_ns();
+    for (; sent < total && due(sent) <= now; ++sent) {
+      queue_send(sent % senders(), format_line({sent % senders(), sent / senders(), now_ns()}));
+    }
+    if (ledger_.delivered() == ledger_.expected()) break;
+    const Nanos news = std::max(last_send_, ledger_.last_delivery());
+    if (sent == total && now - news > static_cast<Nanos>(o_.quiet * kSecond)) break;
+    if (now > deadline_) {
+      timed_out_ = true;
+      break;
+    }
+    poll_until(std::min(sent < total ? due(sent) : now + kSecond / 10, deadline_));
+  }
+  end_ = now_ns();
+  if (o_.server_pid > 0) after_ = sample_process(o_.server_pid);
+}
+
+// Burst: all of a sender's lines in one write, stamped with the moment of that write.
+void LoadGen::send_burst(int sender) {
+  std::string burst;
+  const Nanos now = now_ns();
+  for (int seq = 0; seq < o_.lines; ++seq) burst += format_line({sender, seq, now});
+  queue_send(sender, burst);
+}
+
+// --- the event loop, shared by the three phases --------------------------------------
+
+void LoadGen::poll_until(Nanos until) {
+  const Nanos left = until - now_ns();
+  // Round up: waking a little late is fine (the send stamp is taken when we send), waking
+  // early in a loop of zero-timeout waits would just burn the CPU the server needs.
+  const int ms =
+      left <= 0 ? 0 : static_cast<int>(std::min<Nanos>((left + 999'999) / 1'000'000, 1000));
+  for (const epoll_event& ev : epoll_.wait(ms)) on_event(static_cast<int>(ev.data.u64), ev.events);
+}
+
+void LoadGen::on_event(int id, std::uint32_t events) {
+  Client& c = clients_[static_cast<std::size_t>(id)];
+  if (c.closed) return;
+  if (!c.connected) finish_connect(c, id);
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c, id);
+  if (!c.closed && (events & EPOLLOUT) && c.wants_out) flush(c, id);
+}
+
+void LoadGen::on_readable(Client& c, int id) {
+  static char buffer[64 * 1024];
+  std::size_t n = 0;
+  try {
+    n = c.sock.recv(buffer, sizeof buffer);
+  } catch (const WouldBlockError&) {
+    return;  // nothing after all
+  } catch (const SocketError& e) {
+    lost(c, id, e.what());
+    return;
+  }
+  if (n == 0) return lost(c, id, "closed by the server");
+  const Nanos now = now_ns();  // one receive time for every line of this read
+  mark_joined(c);
+  // Cut into lines; what follows the last '\n' waits in the inbox for the rest.
+  c.inbox.append(buffer, n);
+  std::size_t from = 0;
+  for (auto nl = c.inbox.find('\n'); nl != std::string::npos; nl = c.inbox.find('\n', from)) {
+    on_line(id, std::string_view(c.inbox).substr(from, nl - from), now);
+    from = nl + 1;
+  }
+  c.inbox.erase(0, from);
+  if (c.inbox.size() > 64 * 1024) c.inbox.clear();  // no newline in sight: not a chat line
+}
+
+void LoadGen::on_line(int id, std::string_view line, Nanos now) {
+  Client& c = clients_[static_cast<std::size_t>(id)];
+  if (phase_ == Phase::sync && id != 0 && !c.synced && line.find(nonce_) != line.npos) {
+    c.synced = true;
+    ++synced_;
+  }
+  if (phase_ != Phase::measure) return;  // join notices, welcomes: before the clock
+  Payload p;
+  switch (parse_line(line, p)) {
+    case Parsed::ok:
+      ledger_.record(id, p, now);
+      break;
+    case Parsed::garbled:
+      ledger_.garbled();
+      break;
+    case Parsed::none:
+      break;
+  }
+}
+
+void LoadGen::queue_send(int id, std::string_view bytes) {
+  Client& c = clients_[static_cast<std::size_t>(id)];
+  if (c.closed) return;
+  c.outbox.append(bytes);
+  if (!c.wants_out) flush(c, id);  // nothing was waiting: try at once
+  last_send_ = now_ns();
+}
+
+void LoadGen::flush(Client& c, int id) {
+  try {
+    c.outbox.erase(0, c.sock.send(c.outbox));
+  } catch (const WouldBlockError&) {
+    // The send buffer is full: wait for EPOLLOUT.
+  } catch (const SocketError& e) {
+    return lost(c, id, e.what());
+  }
+  const bool wants_out = !c.outbox.empty();
+  if (wants_out != c.wants_out) {
+    epoll_.modify(c.fd, wants_out ? EPOLLIN | EPOLLOUT : EPOLLIN, id);
+    c.wants_out = wants_out;
+  }
+}
+
+// A client's connection ended. Before the measurement that is a failed setup (ncat dies at
+// its 1,021st client); during it, the client's missing lines will show in the summary.
+void LoadGen::lost(Client& c, int id, const std::string& why) {
+  if (phase_ != Phase::measure) {
+    throw SetupError(
+        fmt::format("{} of {} clients joined; client {}: {}", joined_, o_.clients, id + 1, why));
+  }
+  ++disconnects_;
+  c.closed = true;
+  epoll_.remove(c.fd);
+  c.sock.close();
+}
+
+// --- the summary --------------------------------------------------------------------
+
+double ms(Nanos n) {
+  return static_cast<double>(n) / 1e6;
+}
+
+void LoadGen::report() const {
+  const Summary s = ledger_.summarize();
+  const Nanos busy = s.delivered > 0 ? s.last_delivery - start_ : 0;
+  const double rate = busy > 0 ? static_cast<double>(s.delivered) * kSecond / busy : 0;
+  nlohmann::json j = {{"label", o_.label},
+                      {"mode", o_.mode},
+                      {"clients", o_.clients},
+                      {"senders", senders()},
+                      {"lines", o_.lines},
+                      {"rate", o_.mode == "paced" ? o_.rate : 0.0},
+                      {"setup_s", ms(setup_end_ - begin_) / 1e3},
+                      {"duration_s", ms(busy) / 1e3},
+                      {"expected", s.expected},
+                      {"delivered", s.delivered},
+                      {"missing", s.missing()},
+                      {"duplicates", s.duplicates},
+                      {"reordered", s.reordered},
+                      {"garbled", s.garbled},
+                      {"echoes", s.echoes},
+                      {"disconnects", disconnects_},
+                      {"timed_out", timed_out_},
+                      {"complete", s.missing() == 0 && s.duplicates == 0 && s.reordered == 0},
+                      {"deliveries_per_s", rate},
+                      {"p50_ms", ms(s.p50)},
+                      {"p99_ms", ms(s.p99)},
+                      {"max_ms", ms(s.max)}};
+  std::string server;
+  if (before_ && after_) {
+    const double cpu = after_->cpu_s - before_->cpu_s;
+    const double us = s.delivered > 0 ? cpu * 1e6 / static_cast<double>(s.delivered) : 0;
+    j["server_cpu_s"] = cpu;
+    j["cpu_us_per_delivery"] = us;
+    j["rss_mib"] = after_->rss_mib;
+    j["hwm_mib"] = after_->hwm_mib;
+    server = fmt::format("; server cpu {:.2f} s = {:.2f} us/delivery, rss {:.1f} MiB", cpu, us,
+                         after_->rss_mib);
+  }
+  if (o_.json) {
+    std::puts(j.dump().c_str());
+    return;
+  }
+  fmt::print(
+      "{}{} N={} S={} M={}: {}/{} delivered (missing {}, dup {}, reordered {}, garbled {}){} "
+      "in {:.3f} s = {:.0f} deliveries/s; latency p50 {:.2f} ms p99 {:.2f} ms max {:.2f} ms{}\n",
+      o_.label.empty() ? "" : o_.label + " ", o_.mode, o_.clients, senders(), o_.lines, s.delivered,
+      s.expected, s.missing(), s.duplicates, s.reordered, s.garbled, timed_out_ ? " TIMED OUT" : "",
+      ms(busy) / 1e3, rate, ms(s.p50), ms(s.p99), ms(s.max), server);
+}
+
+// --- setting up ---------------------------------------------------------------------
+
+// N clients need N descriptors (plus a few): raise the soft limit to the hard one.
+void raise_fd_limit(int clients) {
+  rlimit lim{};
+  check(::getrlimit(RLIMIT_NOFILE, &lim), "getrlimit");
+  const rlim_t need = static_cast<rlim_t>(clients) + 32;
+  if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < need) {
+    throw SetupError(fmt::format(
+        "{} clients need about {} descriptors, but the hard limit (ulimit -Hn) is {}: raise it "
+        "(as root: ulimit -Hn {}; or nofile in /etc/security/limits.conf)",
+        clients, need, lim.rlim_max, need));
+  }
+  if (lim.rlim_cur < need) {
+    lim.rlim_cur = lim.rlim_max;
+    check(::setrlimit(RLIMIT_NOFILE, &lim), "setrlimit");
+  }
+}
+
+void validate(const Options& o) {
+  if (o.clients < 2) throw UsageError("--clients must be at least 2 (someone must listen)");
+  if (o.senders < 0 || o.senders > o.clients) throw UsageError("--senders must be 0..clients");
+  if (o.lines < 1) throw UsageError("--lines must be at least 1");
+  if (o.rate <= 0) throw UsageError("--rate must be positive");
+  if (o.window < 1) throw UsageError("--window must be at least 1");
+  const double cells = double(o.clients) * (o.senders > 0 ? o.senders : o.clients) * o.lines;
+  if (cells > 2e9) {
+    throw UsageError("clients x senders x lines is over 2e9: too many deliveries to track");
+  }
+}
+
+int run(const Options& o) {
+  validate(o);
+  raise_fd_limit(o.clients);
+  LoadGen gen(o);
+  gen.join_all();
+  gen.sync();
+  gen.measure();
+  gen.report();
+  return 0;
+}
+
+}  // namespace
+}  // namespace sockchat::bench
+
+int main(int argc, char** argv) {
+  using namespace sockchat;
+  bench::Options o;
+  CLI::App app{"chat_loadgen: N chat clients on one epoll loop; measures a group chat server"};
+  app.add_option("host", o.host, "server address")->required();
+  app.add_option("port", o.port, "server port")->required();
+  app.add_option("-n,--clients", o.clients, "clients to connect (N)")->capture_default_str();
+  app.add_option("-s,--senders", o.senders, "clients that send (S), 0 = all");
+  app.add_option("-m,--lines", o.lines, "lines per sender (M)")->capture_default_str();
+  app.add_option("--mode", o.mode, "burst: M lines in one write; paced: R lines/s")
+      ->check(CLI::IsMember({"burst", "paced"}))
+      ->capture_default_str();
+  app.add_option("-r,--rate", o.rate, "paced: lines per second per sender")->capture_default_str();
+  app.add_option("--window", o.window, "connects in flight at once")->capture_default_str();
+  bool no_greeting = false;
+  app.add_flag("--no-greeting", no_greeting,
+               "the server sends nothing on join: connected = joined");
+  app.add_option("--server-pid", o.server_pid, "measure this process's CPU time and RSS");
+  app.add_option("--deadline", o.deadline, "seconds for everything")->capture_default_str();
+  app.add_option("--quiet", o.quiet, "seconds without news that end the measurement")
+      ->capture_default_str();
+  app.add_option("--label", o.label, "a name for the server, echoed in the summary");
+  app.add_flag("--json", o.json, "the summary as one JSON object");
+  try {
+    app.parse(argc, argv);
+    o.greeting = !no_greeting;
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    return bench::run(o);
+  } catch (const UsageError& e) {
+    fmt::print(stderr, "chat_loadgen: {}\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {  // SetupError, SocketError: the setup failed
+    fmt::print(stderr, "chat_loadgen: {}\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,148 @@
+#include "loadgen_ledger.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace sockchat::bench {
+
+Nanos now_ns() {
+  const auto t = std::chrono::steady_clock::now().time_since_epoch();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t).count();
+}
+
+std::string format_line(const Payload& p) {
+  return fmt::format("@L {} {} {}\n", p.sender, p.seq, p.sent);
+}
+
+namespace {
+
+// Reads one decimal number from the front of `text` and drops it (and one space after it).
+template <typename T>
+bool take_number(std::string_view& text, T& out) {
+  const auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), out);
+  if (err != std::errc() || out < 0) return false;
+  text.remove_prefix(static_cast<std::size_t>(end - text.data()));
+  if (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  return true;
+}
+
+}  // namespace
+
+Parsed parse_line(std::string_view line, Payload& out) {
+  const auto at = line.find("@L ");
+  if (at == std::string_view::npos) return Parsed::none;
+  std::string_view rest = line.substr(at + 3);
+  if (!rest.empty() && rest.back() == '\r') rest.remove_suffix(1);  // a \r\n server
+  const bool ok =
+      take_number(rest, out.sender) && take_number(rest, out.seq) && take_number(rest, out.sent);
+  return ok && rest.empty() ? Parsed::ok : Parsed::garbled;
+}
+
+Ledger::Ledger(int clients, int senders, int lines)
+    : senders_(senders),
+      lines_(lines),
+      seen_(static_cast<std::size_t>(clients) * senders * lines, 0),
+      highest_(static_cast<std::size_t>(clients) * senders, -1) {
+  s_.expected = static_cast<std::int64_t>(clients - 1) * senders * lines;
+  latencies_.reserve(static_cast<std::size_t>(s_.expected));
+}
+
+void Ledger::record(int receiver, const Payload& p, Nanos now) {
+  if (p.sender >= senders_ || p.seq >= lines_) {
+    ++s_.garbled;  // numbers we never sent: the line was damaged on the way
+    return;
+  }
+  if (p.sender == receiver) {
+    ++s_.echoes;
+    return;
+  }
+  const std::size_t pair = static_cast<std::size_t>(receiver) * senders_ + p.sender;
+  std::uint8_t& count = seen_[pair * lines_ + p.seq];
+  if (count < 255) ++count;
+  if (count > 1) {
+    ++s_.duplicates;
+    return;
+  }
+  ++s_.delivered;
+  latencies_.push_back(now - p.sent);
+  s_.last_delivery = now;
+  if (p.seq < highest_[pair]) ++s_.reordered;  // a later line of this sender came first
+  highest_[pair] = std::max(highest_[pair], p.seq);
+}
+
+Nanos percentile(const std::vector<Nanos>& sorted, double q) {
+  if (sorted.empty()) return 0;
+  // Nearest rank: the smallest value with at least q of all values at or below it.
+  auto rank = static_cast<std::size_t>(q * static_cast<double>(sorted.size()) + 0.999999);
+  rank = std::clamp<std::size_t>(rank, 1, sorted.size());
+  return sorted[rank - 1];
+}
+
+Summary Ledger::summarize() const {
+  Summary s = s_;
+  std::vector<Nanos> sorted = latencies_;
+  std::sort(sorted.begin(), sorted.end());
+  s.p50 = percentile(sorted, 0.50);
+  s.p99 = percentile(sorted, 0.99);
+  s.max = sorted.empty() ? 0 : sorted.back();
+  return s;
+}
+
+std::optional<long long> parse_stat_ticks(std::string_view stat) {
+  const auto paren = stat.rfind(')');
+  if (paren == std::string_view::npos) return std::nullopt;
+  // After ") " come field 3 (state), 4, ...: utime is field 14, stime field 15.
+  std::istringstream fields{std::string(stat.substr(paren + 1))};
+  std::string skip;
+  for (int field = 3; field < 14; ++field) fields >> skip;
+  long long utime = 0, stime = 0;
+  if (!(fields >> utime >> stime)) return std::nullopt;
+  return utime + stime;
+}
+
+std::optional<long long> parse_status_kib(std::string_view status, std::string_view key) {
+  std::istringstream lines{std::string(status)};
+  for (std::string line; std::getline(lines, line);) {
+    if (line.size() > key.size() && line.compare(0, key.size(), key) == 0 &&
+        line[key.size()] == ':') {
+      return std::stoll(line.substr(key.size() + 1));
+    }
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+std::optional<std::string> slurp(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+std::optional<ProcSample> sample_process(pid_t pid) {
+  const auto stat = slurp(fmt::format("/proc/{}/stat", pid));
+  const auto status = slurp(fmt::format("/proc/{}/status", pid));
+  if (!stat || !status) return std::nullopt;
+  const auto ticks = parse_stat_ticks(*stat);
+  const auto rss = parse_status_kib(*status, "VmRSS");
+  const auto hwm = parse_status_kib(*status, "VmHWM");
+  if (!ticks || !rss || !hwm) return std::nullopt;
+  ProcSample s;
+  s.cpu_s = static_cast<double>(*ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  s.rss_mib = static_cast<double>(*rss) / 1024.0;
+  s.hwm_mib = static_cast<double>(*hwm) / 1024.0;
+  return s;
+}
+
+}  // namespace sockchat::bench

@@ -1,0 +1,93 @@
+// loadgen_ledger.hpp — the group-chat load generator's bookkeeping. Pure code: no sockets.
+//
+// Every chat line the load generator sends carries its own identity and send time:
+//   @L <sender> <seq> <send_ns>\n
+// A server adds its own prefix ("<guest5> ", "<user5> ", the tutorial's ">>:"), and ncat
+// even inserts it in the middle of a line when a line arrives in two reads. So a receiver
+// finds the payload by its marker "@L ", never by its position. The ledger then answers:
+// did every line reach every other client exactly once, in its sender's order, and how
+// long did each take (receive time - send time, one process, one clock)?
+// Read: proc(5) for the server's /proc/PID/stat and /proc/PID/status.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sockchat::bench {
+
+using Nanos = std::int64_t;
+
+// Nanoseconds on the monotonic clock: the send stamp and the receive time use this.
+Nanos now_ns();
+
+struct Payload {
+  int sender = 0;
+  int seq = 0;
+  Nanos sent = 0;
+};
+
+// "@L 3 17 123456789\n"
+std::string format_line(const Payload& p);
+
+enum class Parsed { none, ok, garbled };
+// Looks for "@L <sender> <seq> <ns>" in one received line (without its '\n'). `none`: the
+// line is not ours (a join notice). `garbled`: the marker is there but the rest is not three
+// numbers up to the end of the line (a line cut in two by the server).
+Parsed parse_line(std::string_view line, Payload& out);
+
+// What the measurement found, for the summary line.
+struct Summary {
+  std::int64_t expected = 0;   // (clients - 1) * senders * lines: no echo to the sender
+  std::int64_t delivered = 0;  // distinct (receiver, sender, seq) that arrived
+  std::int64_t duplicates = 0;
+  std::int64_t reordered = 0;  // arrived after a later line of the same sender
+  std::int64_t garbled = 0;
+  std::int64_t echoes = 0;  // a sender's own line came back to it
+  Nanos p50 = 0, p99 = 0, max = 0;
+  Nanos last_delivery = 0;  // when the last new line arrived
+  std::int64_t missing() const { return expected - delivered; }
+};
+
+class Ledger {
+ public:
+  // Clients 0..senders-1 are the senders; every client receives.
+  Ledger(int clients, int senders, int lines);
+  // Client `receiver` got payload `p` at time `now`.
+  void record(int receiver, const Payload& p, Nanos now);
+  void garbled() { ++s_.garbled; }
+  std::int64_t expected() const { return s_.expected; }
+  std::int64_t delivered() const { return s_.delivered; }
+  Nanos last_delivery() const { return s_.last_delivery; }
+  Summary summarize() const;  // sorts a copy of the latencies for the percentiles
+
+ private:
+  int senders_, lines_;
+  std::vector<std::uint8_t> seen_;  // [receiver][sender][seq]: times it arrived
+  std::vector<int> highest_;        // [receiver][sender]: highest seq so far, -1 none
+  std::vector<Nanos> latencies_;    // one per first arrival
+  Summary s_;
+};
+
+// Nearest-rank percentile (0 < q <= 1) of sorted values; 0 for none.
+Nanos percentile(const std::vector<Nanos>& sorted, double q);
+
+// A process's CPU time (utime + stime) and memory, from /proc/PID/stat and /proc/PID/status.
+struct ProcSample {
+  double cpu_s = 0;
+  double rss_mib = 0;  // VmRSS: resident now
+  double hwm_mib = 0;  // VmHWM: the peak resident size
+};
+// utime + stime in clock ticks from the text of /proc/PID/stat (fields 14 and 15; the
+// command name in parentheses may hold spaces, so count from the last ')').
+std::optional<long long> parse_stat_ticks(std::string_view stat);
+// "VmRSS:     1234 kB" -> 1234 for key "VmRSS"; nullopt when absent.
+std::optional<long long> parse_status_kib(std::string_view status, std::string_view key);
+// Reads both files; nullopt when the process is gone.
+std::optional<ProcSample> sample_process(pid_t pid);
+
+}  // namespace sockchat::bench
