@@ -10,8 +10,9 @@
 //   2. sync     client 0 says "@S <nonce>" (again every second) until every other client
 //               has heard it: the server now knows everyone, and the join traffic is over.
 //   3. measure  S senders send M lines "@L <sender> <seq> <ns>": all at once (burst) or R
-//               a second each, one line per write (paced). Everyone reads all the time,
-//               so no queue fills up because of us.
+//               a second each, one line per write (paced); --mode both does paced, then
+//               burst, on the same clients. Everyone reads all the time, so no queue fills
+//               up because of us.
 // Then one summary line: deliveries/s, latency percentiles, completeness, and the server's
 // CPU time and memory (from /proc/PID when --server-pid is given).
 // Read: epoll(7), connect(2) (EINPROGRESS), getrlimit(2), proc(5).
@@ -47,9 +48,9 @@ struct Options {
   int clients = 10;
   int senders = 0;  // 0: every client sends
   int lines = 10;
-  std::string mode = "burst";  // burst | paced
+  std::string mode = "burst";  // burst | paced | both
   double rate = 10;            // lines per second per sender, paced mode
-  int window = 64;             // connects in flight
+  int window = 8;              // connects in flight: keep it below the listen backlog
   bool greeting = true;        // the server sends something to each new client
   pid_t server_pid = 0;
   double deadline = 60;  // seconds, for everything
@@ -111,7 +112,7 @@ class LoadGen {
   explicit LoadGen(const Options& o);
   void join_all();
   void sync();
-  void measure();
+  void measure(const std::string& mode);
   void report() const;
 
  private:
@@ -135,6 +136,7 @@ class LoadGen {
   Epoll epoll_;
   std::vector<Client> clients_;
   Ledger ledger_;
+  std::string mode_;  // of the measurement under way
   Phase phase_ = Phase::join;
   int started_ = 0, joined_ = 0, synced_ = 0, disconnects_ = 0;
   std::string nonce_;
@@ -218,14 +220,16 @@ void LoadGen::sync() {
 
 // --- phase 3: measure ---------------------------------------------------------------
 
-void LoadGen::measure() {
+void LoadGen::measure(const std::string& mode) {
   phase_ = Phase::measure;
+  mode_ = mode;
+  ledger_ = Ledger(o_.clients, senders(), o_.lines);
   if (o_.server_pid > 0) {
     before_ = sample_process(o_.server_pid);
     if (!before_) throw SetupError(fmt::format("no process {} to measure", o_.server_pid));
   }
   const int total = senders() * o_.lines;
-  const bool paced = o_.mode == "paced";
+  const bool paced = mode == "paced";
   // Paced: the k-th line overall is due at start + k / (S * R): each sender sends every
   // 1/R seconds, and the senders' start times are spread evenly over that period.
   const double interval = paced ? kSecond / (senders() * o_.rate) : 0;
@@ -295,15 +299,22 @@ void LoadGen::on_readable(Client& c, int id) {
   if (n == 0) return lost(c, id, "closed by the server");
   const Nanos now = now_ns();  // one receive time for every line of this read
   mark_joined(c);
-  // Cut into lines; what follows the last '\n' waits in the inbox for the rest.
-  c.inbox.append(buffer, n);
-  std::size_t from = 0;
-  for (auto nl = c.inbox.find('\n'); nl != std::string::npos; nl = c.inbox.find('\n', from)) {
-    on_line(id, std::string_view(c.inbox).substr(from, nl - from), now);
-    from = nl + 1;
+  std::string_view data(buffer, n);
+  auto nl = data.find('\n');
+  if (!c.inbox.empty()) {  // first finish the line the last read cut off
+    c.inbox.append(data.substr(0, nl));
+    if (nl == data.npos) return;
+    on_line(id, c.inbox, now);
+    c.inbox.clear();
+    data.remove_prefix(nl + 1);
+    nl = data.find('\n');
   }
-  c.inbox.erase(0, from);
-  if (c.inbox.size() > 64 * 1024) c.inbox.clear();  // no newline in sight: not a chat line
+  for (; nl != data.npos; nl = data.find('\n')) {
+    on_line(id, data.substr(0, nl), now);
+    data.remove_prefix(nl + 1);
+  }
+  // What follows the last '\n' waits for the rest of its line (within reason).
+  if (c.inbox.size() + data.size() <= 64 * 1024) c.inbox.append(data);
 }
 
 void LoadGen::on_line(int id, std::string_view line, Nanos now) {
@@ -316,7 +327,8 @@ void LoadGen::on_line(int id, std::string_view line, Nanos now) {
   Payload p;
   switch (parse_line(line, p)) {
     case Parsed::ok:
-      ledger_.record(id, p, now);
+      // A line sent before this measurement began belongs to an earlier one: not ours.
+      if (p.sent >= start_) ledger_.record(id, p, now);
       break;
     case Parsed::garbled:
       ledger_.garbled();
@@ -373,11 +385,11 @@ void LoadGen::report() const {
   const Nanos busy = s.delivered > 0 ? s.last_delivery - start_ : 0;
   const double rate = busy > 0 ? static_cast<double>(s.delivered) * kSecond / busy : 0;
   nlohmann::json j = {{"label", o_.label},
-                      {"mode", o_.mode},
+                      {"mode", mode_},
                       {"clients", o_.clients},
                       {"senders", senders()},
                       {"lines", o_.lines},
-                      {"rate", o_.mode == "paced" ? o_.rate : 0.0},
+                      {"rate", mode_ == "paced" ? o_.rate : 0.0},
                       {"setup_s", ms(setup_end_ - begin_) / 1e3},
                       {"duration_s", ms(busy) / 1e3},
                       {"expected", s.expected},
@@ -407,12 +419,13 @@ void LoadGen::report() const {
   }
   if (o_.json) {
     std::puts(j.dump().c_str());
+    std::fflush(stdout);  // one line per measurement, in order, even into a pipe
     return;
   }
   fmt::print(
       "{}{} N={} S={} M={}: {}/{} delivered (missing {}, dup {}, reordered {}, garbled {}){} "
       "in {:.3f} s = {:.0f} deliveries/s; latency p50 {:.2f} ms p99 {:.2f} ms max {:.2f} ms{}\n",
-      o_.label.empty() ? "" : o_.label + " ", o_.mode, o_.clients, senders(), o_.lines, s.delivered,
+      o_.label.empty() ? "" : o_.label + " ", mode_, o_.clients, senders(), o_.lines, s.delivered,
       s.expected, s.missing(), s.duplicates, s.reordered, s.garbled, timed_out_ ? " TIMED OUT" : "",
       ms(busy) / 1e3, rate, ms(s.p50), ms(s.p99), ms(s.max), server);
 }
@@ -454,8 +467,11 @@ int run(const Options& o) {
   LoadGen gen(o);
   gen.join_all();
   gen.sync();
-  gen.measure();
-  gen.report();
+  for (const char* mode : {"paced", "burst"}) {
+    if (o.mode != mode && o.mode != "both") continue;
+    gen.measure(mode);
+    gen.report();
+  }
   return 0;
 }
 
@@ -471,8 +487,9 @@ int main(int argc, char** argv) {
   app.add_option("-n,--clients", o.clients, "clients to connect (N)")->capture_default_str();
   app.add_option("-s,--senders", o.senders, "clients that send (S), 0 = all");
   app.add_option("-m,--lines", o.lines, "lines per sender (M)")->capture_default_str();
-  app.add_option("--mode", o.mode, "burst: M lines in one write; paced: R lines/s")
-      ->check(CLI::IsMember({"burst", "paced"}))
+  app.add_option("--mode", o.mode,
+                 "burst: M lines in one write; paced: R lines/s; both: paced, then burst")
+      ->check(CLI::IsMember({"burst", "paced", "both"}))
       ->capture_default_str();
   app.add_option("-r,--rate", o.rate, "paced: lines per second per sender")->capture_default_str();
   app.add_option("--window", o.window, "connects in flight at once")->capture_default_str();
