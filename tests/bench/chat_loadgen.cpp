@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <span>
 #include <stdexcept>
+#include <tuple>
 #include <vector>
 
 #include <fmt/format.h>
@@ -48,6 +49,8 @@ struct Options {
   int clients = 10;
   int senders = 0;  // 0: every client sends
   int lines = 10;
+  int burst_senders = -1;  // burst mode's own S and M (with --mode both); -1: as above
+  int burst_lines = -1;
   std::string mode = "burst";  // burst | paced | both
   double rate = 10;            // lines per second per sender, paced mode
   int window = 8;              // connects in flight: keep it below the listen backlog
@@ -60,6 +63,13 @@ struct Options {
 };
 
 // The setup did not work: not every client could join. Exit status 1.
+// The senders (S) and lines per sender (M) of one measurement.
+std::pair<int, int> shape(const Options& o, bool burst) {
+  const int s = burst && o.burst_senders >= 0 ? o.burst_senders : o.senders;
+  const int m = burst && o.burst_lines > 0 ? o.burst_lines : o.lines;
+  return {s > 0 ? s : o.clients, m};
+}
+
 struct SetupError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -129,14 +139,15 @@ class LoadGen {
   void flush(Client& c, int id);
   void lost(Client& c, int id, const std::string& why);
   void mark_joined(Client& c);
-  int senders() const { return o_.senders > 0 ? o_.senders : o_.clients; }
+  int senders() const { return senders_; }
 
   Options o_;
   Address server_;
   Epoll epoll_;
   std::vector<Client> clients_;
   Ledger ledger_;
-  std::string mode_;  // of the measurement under way
+  std::string mode_;  // of the measurement under way, and its S and M
+  int senders_ = 0, lines_ = 0;
   Phase phase_ = Phase::join;
   int started_ = 0, joined_ = 0, synced_ = 0, disconnects_ = 0;
   std::string nonce_;
@@ -149,7 +160,7 @@ LoadGen::LoadGen(const Options& o)
     : o_(o),
       server_(Address::resolve(o.host, o.port).front()),
       clients_(static_cast<std::size_t>(o.clients)),
-      ledger_(o.clients, senders(), o.lines),
+      ledger_(o.clients, 1, 1),  // measure() makes the real one
       deadline_(begin_ + static_cast<Nanos>(o.deadline * kSecond)) {}
 
 // --- phase 1: join ------------------------------------------------------------------
@@ -223,12 +234,13 @@ void LoadGen::sync() {
 void LoadGen::measure(const std::string& mode) {
   phase_ = Phase::measure;
   mode_ = mode;
-  ledger_ = Ledger(o_.clients, senders(), o_.lines);
+  std::tie(senders_, lines_) = shape(o_, mode == "burst");
+  ledger_ = Ledger(o_.clients, senders_, lines_);
   if (o_.server_pid > 0) {
     before_ = sample_process(o_.server_pid);
     if (!before_) throw SetupError(fmt::format("no process {} to measure", o_.server_pid));
   }
-  const int total = senders() * o_.lines;
+  const int total = senders() * lines_;
   const bool paced = mode == "paced";
   // Paced: the k-th line overall is due at start + k / (S * R): each sender sends every
   // 1/R seconds, and the senders' start times are spread evenly over that period.
@@ -262,7 +274,7 @@ void LoadGen::measure(const std::string& mode) {
 void LoadGen::send_burst(int sender) {
   std::string burst;
   const Nanos now = now_ns();
-  for (int seq = 0; seq < o_.lines; ++seq) burst += format_line({sender, seq, now});
+  for (int seq = 0; seq < lines_; ++seq) burst += format_line({sender, seq, now});
   queue_send(sender, burst);
 }
 
@@ -388,7 +400,7 @@ void LoadGen::report() const {
                       {"mode", mode_},
                       {"clients", o_.clients},
                       {"senders", senders()},
-                      {"lines", o_.lines},
+                      {"lines", lines_},
                       {"rate", mode_ == "paced" ? o_.rate : 0.0},
                       {"setup_s", ms(setup_end_ - begin_) / 1e3},
                       {"duration_s", ms(busy) / 1e3},
@@ -425,7 +437,7 @@ void LoadGen::report() const {
   fmt::print(
       "{}{} N={} S={} M={}: {}/{} delivered (missing {}, dup {}, reordered {}, garbled {}){} "
       "in {:.3f} s = {:.0f} deliveries/s; latency p50 {:.2f} ms p99 {:.2f} ms max {:.2f} ms{}\n",
-      o_.label.empty() ? "" : o_.label + " ", mode_, o_.clients, senders(), o_.lines, s.delivered,
+      o_.label.empty() ? "" : o_.label + " ", mode_, o_.clients, senders(), lines_, s.delivered,
       s.expected, s.missing(), s.duplicates, s.reordered, s.garbled, timed_out_ ? " TIMED OUT" : "",
       ms(busy) / 1e3, rate, ms(s.p50), ms(s.p99), ms(s.max), server);
 }
@@ -451,14 +463,17 @@ void raise_fd_limit(int clients) {
 
 void validate(const Options& o) {
   if (o.clients < 2) throw UsageError("--clients must be at least 2 (someone must listen)");
-  if (o.senders < 0 || o.senders > o.clients) throw UsageError("--senders must be 0..clients");
-  if (o.lines < 1) throw UsageError("--lines must be at least 1");
+  if (o.senders < 0) throw UsageError("--senders must be 0..clients");
+  for (const bool burst : {false, true}) {
+    const auto [senders, lines] = shape(o, burst);
+    if (senders > o.clients) throw UsageError("--senders must be 0..clients");
+    if (lines < 1) throw UsageError("--lines must be at least 1");
+    if (double(o.clients) * senders * lines > 2e9) {
+      throw UsageError("clients x senders x lines is over 2e9: too many deliveries to track");
+    }
+  }
   if (o.rate <= 0) throw UsageError("--rate must be positive");
   if (o.window < 1) throw UsageError("--window must be at least 1");
-  const double cells = double(o.clients) * (o.senders > 0 ? o.senders : o.clients) * o.lines;
-  if (cells > 2e9) {
-    throw UsageError("clients x senders x lines is over 2e9: too many deliveries to track");
-  }
 }
 
 int run(const Options& o) {
@@ -487,6 +502,8 @@ int main(int argc, char** argv) {
   app.add_option("-n,--clients", o.clients, "clients to connect (N)")->capture_default_str();
   app.add_option("-s,--senders", o.senders, "clients that send (S), 0 = all");
   app.add_option("-m,--lines", o.lines, "lines per sender (M)")->capture_default_str();
+  app.add_option("--burst-senders", o.burst_senders, "S for burst mode, if not --senders");
+  app.add_option("--burst-lines", o.burst_lines, "M for burst mode, if not --lines");
   app.add_option("--mode", o.mode,
                  "burst: M lines in one write; paced: R lines/s; both: paced, then burst")
       ->check(CLI::IsMember({"burst", "paced", "both"}))
