@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# group.sh — the group-chat benchmark, in one run, as ratios against ncat --chat:
+#   sockchat serve-group   one row per --io backend that can hold N clients;
+#   ncat --chat            the anchor (ratios are "x ncat"); --max-conns lifted from its
+#                          default 100, as a user would; it aborts past 1,020 clients
+#                          (select's FD_SETSIZE), which the table records as "fails";
+#   python tutorial        the "before" picture, tests/e2e/seed/group_server.py, at N=10
+#                          only: it resends its whole growing history on every message.
+# For each N, each server is started fresh on a free loopback port, and chat_loadgen runs
+# paced then burst (--mode both) on the same N clients, REPS times; the table shows medians.
+# A full run also writes the table into docs/benchmarks.md and the chart docs/bench-group.png.
+#
+# Usage: tests/bench/group.sh [BUILD_DIR] [--quick] [--reps N] [--sizes "10 100 1000 10000"]
+#                             [--io "epoll poll select threads"] [--no-docs]
+#   --quick   N = 10, 100, 1000, one repetition, epoll only; writes no docs (~2 minutes).
+# The machine is shared and noisy (2 cores, others compiling): read medians and ratios.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+build="build"
+reps=3
+sizes="10 100 1000 10000"
+ios="epoll poll select threads"
+docs=1
+opts=""  # the options, for the reproducing command written into the docs
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) reps=1; sizes="10 100 1000"; ios="epoll"; docs=0 ;;
+    --reps) reps="$2"; opts="$opts $1"; shift ;;
+    --sizes) sizes="$2"; opts="$opts $1 \"$2\""; shift 2; continue ;;
+    --io) ios="$2"; opts="$opts $1 \"$2\""; shift 2; continue ;;
+    --no-docs) docs=0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "group.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    *) build="$1"; shift; continue ;;
+  esac
+  opts="$opts $1"
+  shift
+done
+build="$(cd "$build" && pwd)"
+sockchat="$build/sockchat"
+loadgen="$build/tests/bench/chat_loadgen"
+
+# --- what we need ------------------------------------------------------------------
+install_missing() {
+  local missing=""
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+      missing="$missing $p"
+  done
+  [ -z "$missing" ] && return 0
+  echo "Installing missing Debian packages:$missing"
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+}
+install_missing ncat python3 gnuplot-nox iproute2
+cmake --build "$build" --target chat_loadgen -j 2 >/dev/null
+if [ -n "$ios" ]; then
+  cmake --build "$build" --target sockchat -j 2 >/dev/null ||
+    { echo "group.sh: cannot build sockchat in $build" >&2; exit 1; }
+fi
+
+# N clients need N descriptors in the load generator and N in the server (each raises its
+# soft limit to the hard one); 10,000 clients need a hard limit above 10,000.
+hard="$(ulimit -Hn)"
+if [ "$hard" != unlimited ] && [ "$hard" -lt 10100 ]; then
+  echo "note: ulimit -Hn is $hard: N=10000 is skipped (needs ~10,100 descriptors per process;"
+  echo "      raise nofile in /etc/security/limits.conf, or run as root after ulimit -Hn 20000)"
+  sizes="$(for n in $sizes; do [ "$n" -lt "$hard" ] && echo "$n"; done | xargs)"
+fi
+
+work="$(mktemp -d /tmp/sockchat-group.XXXXXX)"
+results="$work/results.jsonl"
+server_pid=""
+stop_server() {
+  [ -n "$server_pid" ] || return 0
+  kill "$server_pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
+cleanup() { stop_server; exec 3>&- 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A server's console reads stdin; give it one that stays open and silent (a FIFO we also
+# hold open), so no server mistakes the benchmark's stdin for its operator.
+mkfifo "$work/console"
+exec 3<>"$work/console"
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until something LISTENs on the port (ss, not a connection: a test connection
+# would be a chat client, and the tutorial's server spins forever on a closed one).
+wait_listening() {
+  for _ in $(seq 100); do
+    kill -0 "$server_pid" 2>/dev/null || return 1
+    ss -Hltn "sport = :$1" | grep -q LISTEN && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+start_server() {  # SERVER PORT: sets server_pid
+  case "$1" in
+    sockchat-*) exec "$sockchat" serve-group --host 127.0.0.1 --port "$2" --io "${1#sockchat-}" ;;
+    ncat) exec ncat --chat --max-conns 20000 -l 127.0.0.1 "$2" ;;
+    python) exec python3 "$root/tests/e2e/seed/group_server.py" 127.0.0.1 "$2" ;;
+  esac <&3 >/dev/null 2>"$work/server.err" &
+  server_pid=$!  # exec: this is the server itself, whose /proc the load generator reads
+}
+
+# The workload for N: paced S, then burst S and M (paced M=20 lines at 10 lines/s = 2 s).
+# Each burst is about a million deliveries (N=10: 180,000); paced at N=10000 is 2 senders
+# (20 lines/s into a room of 10,000 = 200,000 deliveries/s).
+workload() {
+  case "$1" in
+    10) echo "10 10 2000" ;;
+    100) echo "10 100 100" ;;
+    1000) echo "10 100 10" ;;
+    *) echo "2 10 10" ;;
+  esac
+}
+
+# One repetition: a fresh server, the load generator, the server stopped. A failed setup
+# is recorded as {"failed": true} with the load generator's one-line reason.
+run_one() {  # SERVER N REP
+  local server="$1" n="$2" rep="$3" port greeting=() modes=(both)
+  read -r paced_s burst_s burst_m <<<"$(workload "$n")"
+  [ "$server" = python ] && greeting=(--no-greeting)
+  port="$(free_port)"
+  start_server "$server" "$port"
+  local out="$work/run.out" err="$work/run.err" status=0
+  if wait_listening "$port"; then
+    timeout $((60 + n / 20)) "$loadgen" 127.0.0.1 "$port" -n "$n" --mode both \
+      -s "$paced_s" -m 20 -r 10 --burst-senders "$burst_s" --burst-lines "$burst_m" \
+      --deadline $((40 + n / 25)) --server-pid "$server_pid" --label "$server" --json \
+      "${greeting[@]}" >"$out" 2>"$err" || status=$?
+  else
+    echo "server did not start: $(tail -n 1 "$work/server.err")" >"$err"; : >"$out"; status=1
+  fi
+  stop_server
+  python3 "$here/group_table.py" record "$server" "$n" "$rep" "$status" "$out" "$err" >>"$results"
+  python3 "$here/group_table.py" line "$server" "$n" "$rep" <"$results"
+}
+
+# Which servers run at N: select holds at most FD_SETSIZE descriptors, the tutorial's
+# server only small rooms; ncat past 1,020 clients is run once, to show it fails.
+servers_for() {
+  local n="$1" io
+  for io in $ios; do
+    [ "$io" = select ] && [ "$n" -gt 1000 ] && continue
+    echo "sockchat-$io"
+  done
+  echo ncat
+  [ "$n" -le 10 ] && echo python
+  return 0
+}
+
+echo "group chat benchmark: sizes [$sizes], reps $reps, io [$ios]; $(nproc) cores, $(date -u +%FT%TZ)"
+started=$(date +%s)
+for n in $sizes; do
+  for server in $(servers_for "$n"); do
+    times=$reps
+    [ "$server" = ncat ] && [ "$n" -gt 1020 ] && times=1
+    for rep in $(seq "$times"); do run_one "$server" "$n" "$rep"; done
+  done
+done
+echo "took $(( $(date +%s) - started )) s"
+
+python3 "$here/group_table.py" table --data "$work/chart.dat" <"$results"
+if [ "$docs" = 1 ]; then
+  gnuplot -e "datafile='$work/chart.dat'; outfile='$root/docs/bench-group.png'" "$here/group_chart.gp"
+  python3 "$here/group_table.py" table --docs "$root/docs/benchmarks.md" \
+    --command "tests/bench/group.sh BUILD_DIR$opts" <"$results"
+  echo "wrote docs/benchmarks.md (Group chat), docs/bench-group.png"
+fi

@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""group_table.py — the bookkeeping half of group.sh (standard library only).
+
+  record SERVER N REP STATUS OUT ERR   one JSON line per mode from chat_loadgen's output,
+                                        or {"failed": true, "error": ...} when it failed
+  line SERVER N REP < results.jsonl     a one-line progress report for that run
+  table [--data F] [--docs MD --command CMD] < results.jsonl
+                                        medians over the repetitions, ratios vs ncat,
+                                        the goals; the chart's data; the docs section
+"""
+import json
+import statistics
+import sys
+
+MODES = ("paced", "burst")
+MARK_BEGIN = "<!-- group.sh: begin (generated, do not edit by hand) -->"
+MARK_END = "<!-- group.sh: end -->"
+
+
+def record(server, n, rep, status, out_path, err_path):
+    with open(out_path) as f:
+        runs = {}
+        for line in f:
+            if line.startswith("{"):
+                run = json.loads(line)
+                runs[run["mode"]] = run
+    with open(err_path) as f:
+        errors = [l.strip() for l in f if l.strip()]
+    error = errors[-1] if errors else f"chat_loadgen exit status {status}"
+    for mode in MODES:
+        run = runs.get(mode) or {"mode": mode, "failed": True, "error": error}
+        run.update(server=server, n=int(n), rep=int(rep))
+        print(json.dumps(run, sort_keys=True))
+
+
+def load(stream):
+    return [json.loads(line) for line in stream if line.strip()]
+
+
+def si(x):
+    """3 significant digits with k/M: 1234567 -> 1.23M."""
+    for div, suffix in ((1e6, "M"), (1e3, "k")):
+        if x >= div:
+            return f"{x / div:.3g}{suffix}"
+    return f"{x:.3g}"
+
+
+def line(server, n, rep, runs):
+    mine = [r for r in runs if r["server"] == server and r["n"] == int(n) and r["rep"] == int(rep)]
+    parts = []
+    for r in mine:
+        if r.get("failed"):
+            parts.append(f"{r['mode']} FAILS: {r['error']}")
+        else:
+            parts.append(f"{r['mode']} {si(r['deliveries_per_s'])}/s p99 {r['p99_ms']:.1f} ms"
+                         f" cpu {r.get('cpu_us_per_delivery', 0):.2f} us"
+                         f"{'' if r['complete'] else ' INCOMPLETE'}")
+    print(f"  N={n:<5} {server:<16} rep {rep}: " + " | ".join(parts), flush=True)
+
+
+class Cell:
+    """Medians of one (server, N, mode) over its repetitions."""
+
+    def __init__(self, runs):
+        ok = [r for r in runs if not r.get("failed")]
+        self.runs, self.ok = runs, ok
+        self.failed = not ok
+        self.error = runs[0].get("error", "") if self.failed else ""
+
+        def med(key):
+            values = [r[key] for r in ok if key in r]
+            return statistics.median(values) if values else None
+
+        self.dps, self.p50, self.p99 = med("deliveries_per_s"), med("p50_ms"), med("p99_ms")
+        self.cpu, self.rss, self.join = med("cpu_us_per_delivery"), med("rss_mib"), med("setup_s")
+        self.missing = max((r["missing"] for r in ok), default=0)
+        self.dups = max((r["duplicates"] for r in ok), default=0)
+        self.reordered = max((r["reordered"] for r in ok), default=0)
+        self.garbled = max((r["garbled"] for r in ok), default=0)
+        self.complete = ok and all(r["complete"] for r in ok) and len(ok) == len(runs)
+
+    def completeness(self):
+        if self.complete:
+            return "all"
+        bits = [f"{k} {v:,}" for k, v in (("missing", self.missing), ("dup", self.dups),
+                                           ("reordered", self.reordered),
+                                           ("garbled", self.garbled)) if v]
+        fails = len(self.runs) - len(self.ok)
+        if fails:
+            bits.append(f"{fails}/{len(self.runs)} runs failed")
+        return ", ".join(bits) or "all"
+
+
+def cells(runs):
+    table = {}
+    for r in runs:
+        table.setdefault((r["server"], r["n"], r["mode"]), []).append(r)
+    return {k: Cell(v) for k, v in table.items()}
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}" if a is not None and b else "—"
+
+
+def order(server):
+    return (0 if server.startswith("sockchat") else 1 if server == "ncat" else 2, server)
+
+
+def markdown(table):
+    servers = sorted({k[0] for k in table}, key=order)
+    sizes = sorted({k[1] for k in table})
+    out = []
+    for mode in MODES:
+        out += [f"**{mode}** — " + ("each sender 10 lines/s, one line per write" if mode == "paced"
+                                    else "each sender writes all its lines at once"), "",
+                "| N | server | S×M | deliveries/s | ×ncat | p50 ms | p99 ms | ×ncat "
+                "| server CPU µs/delivery | ×ncat | server RSS MiB | delivered | join s |",
+                "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+        for n in sizes:
+            anchor = table.get(("ncat", n, mode))
+            base = anchor if anchor and not anchor.failed else None
+            for server in servers:
+                c = table.get((server, n, mode))
+                if c is None:
+                    continue
+                shape = f"{c.runs[0].get('senders', '?')}×{c.runs[0].get('lines', '?')}"
+                if c.failed:
+                    out.append(f"| {n:,} | {server} | | fails | | | | | | | | {c.error} | |")
+                    continue
+                out.append(
+                    f"| {n:,} | {server} | {shape} | {si(c.dps)} | {ratio(c.dps, base and base.dps)} "
+                    f"| {c.p50:.2f} | {c.p99:.2f} | {ratio(c.p99, base and base.p99)} "
+                    f"| {c.cpu:.2f} | {ratio(c.cpu, base and base.cpu)} | {c.rss:.1f} "
+                    f"| {c.completeness()} | {c.join:.1f} |")
+        out.append("")
+    return out
+
+
+def goals(table):
+    """The serve-group targets, checked against the default backend (epoll)."""
+    def get(n, mode, server="sockchat-epoll"):
+        c = table.get((server, n, mode))
+        return c if c and not c.failed else None
+
+    out = []
+
+    def verdict(name, ok, detail):
+        out.append(f"- {'MET' if ok else 'MISSED'}: {name} — {detail}")
+
+    s, a = get(100, "paced"), get(100, "paced", "ncat")
+    if s and a:
+        verdict("paced N=100, p99 ≤ 1/10 of ncat's", s.p99 <= a.p99 / 10,
+                f"{s.p99:.2f} ms vs ncat {a.p99:.2f} ms (×{s.p99 / a.p99:.3f})")
+    s, a = get(1000, "paced"), get(1000, "paced", "ncat")
+    if s and a:
+        verdict("paced N=1000, CPU/delivery ≤ half of ncat's", s.cpu <= a.cpu / 2,
+                f"{s.cpu:.2f} µs vs ncat {a.cpu:.2f} µs (×{s.cpu / a.cpu:.2f})")
+        verdict("paced N=1000, p99 below ncat's", s.p99 < a.p99,
+                f"{s.p99:.2f} ms vs ncat {a.p99:.2f} ms")
+        verdict("paced N=1000, every line delivered", s.complete, s.completeness())
+    s, a = get(1000, "burst"), get(1000, "burst", "ncat")
+    if s and a:
+        verdict("burst N=1000, deliveries/s ≥ ncat's", s.dps >= a.dps,
+                f"{si(s.dps)}/s vs ncat {si(a.dps)}/s (×{s.dps / a.dps:.2f})")
+    s = get(10000, "paced")
+    if s:
+        rss = max(s.rss, (get(10000, "burst") or s).rss)
+        verdict("N=10000 on epoll, RSS < 100 MiB", rss < 100, f"{rss:.1f} MiB (the larger of paced, burst)")
+        verdict("N=10000 on epoll, paced p99 < 100 ms", s.p99 < 100, f"{s.p99:.2f} ms")
+    elif any(k[1] == 10000 for k in table):
+        out.append("- MISSED: N=10000 on epoll — " + table[("sockchat-epoll", 10000, "paced")].error)
+    return out
+
+
+def chart_data(table, path):
+    """One block per server for gnuplot: N, burst deliveries/s, paced p99 ms (NaN: fails)."""
+    servers = sorted({k[0] for k in table}, key=order)
+    with open(path, "w") as f:
+        for server in servers:
+            f.write(f'"{server}" "burst deliveries/s" "paced p99 ms"\n')
+            for n in sorted({k[1] for k in table if k[0] == server}):
+                b, p = table.get((server, n, "burst")), table.get((server, n, "paced"))
+                dps = b.dps if b and not b.failed else float("nan")
+                p99 = p.p99 if p and not p.failed else float("nan")
+                f.write(f"{n} {dps} {p99}\n")
+            f.write("\n\n")
+
+
+def write_docs(path, text):
+    with open(path) as f:
+        doc = f.read()
+    if MARK_BEGIN in doc:
+        head, rest = doc.split(MARK_BEGIN, 1)
+        tail = rest.split(MARK_END, 1)[1]
+    else:  # first time: right under the section's heading
+        heading = "## Group chat"
+        at = doc.index(heading)
+        at = doc.index("\n", at) + 1
+        head, tail = doc[:at] + "\n", "\n" + doc[at:]
+    with open(path, "w") as f:
+        f.write(head + MARK_BEGIN + "\n" + text + MARK_END + tail)
+
+
+def table_command(args, runs):
+    table = cells(runs)
+    lines = markdown(table) + ["Goals (sockchat-epoll):", ""] + goals(table) + [""]
+    print("\n".join(lines))
+    if "--data" in args:
+        chart_data(table, args[args.index("--data") + 1])
+    if "--docs" in args:
+        command = args[args.index("--command") + 1] if "--command" in args else "tests/bench/group.sh"
+        text = "\n".join([f"Reproduce: `{command}` (medians of the repetitions).", ""] + lines)
+        write_docs(args[args.index("--docs") + 1], text + "\n")
+
+
+def main(argv):
+    if len(argv) >= 7 and argv[0] == "record":
+        record(*argv[1:7])
+    elif len(argv) == 4 and argv[0] == "line":
+        line(argv[1], argv[2], argv[3], load(sys.stdin))
+    elif argv and argv[0] == "table":
+        table_command(argv[1:], load(sys.stdin))
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
