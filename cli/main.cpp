@@ -33,7 +33,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    if (e.get_name() == "CallForVersion") {
+      std::printf("%s\n", e.what());  // CLI11 2.1 prints it without a newline
+      return 0;
+    }
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
     // The contract: one line saying what is wrong, a hint, and exit status 2.
     std::fprintf(stderr, "sockchat: %s\nRun with --help for more information.\n", e.what());
     return 2;
