@@ -1,16 +1,117 @@
-// connect — (being written)
+// connect — the tutorial's one-to-one chat client, done right.
+//
+// The client's recipe is short: socket → connect → talk. A host name may stand for
+// several addresses (localhost is ::1 and 127.0.0.1): each is tried in turn, as nc does.
+// On a terminal it is a chat (full duplex, see chat_loop.hpp); piped, it is `nc HOST PORT`.
+// Read: socket(2), connect(2), getaddrinfo(3), getsockopt(2) (SO_ERROR), unix(7).
+#include <cerrno>
+#include <exception>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "cli/chat_loop.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "core/error.hpp"
 
 namespace sockchat::cli {
 
+struct ConnectOptions {
+  std::string host;
+  std::string port;  // empty: 8000, or the one attached to HOST ("[::1]:8000")
+  std::string framing = "line";
+  std::string nick;
+  ModeOptions mode;
+};
+
+namespace {
+
+// HOST [PORT] → the addresses to try. HOST is unix:/path, a literal (127.0.0.1, ::1,
+// [::1]), a name, or host:port in one word.
+std::vector<Address> targets(const ConnectOptions& o) {
+  if (o.host.starts_with("unix:")) {
+    if (!o.port.empty()) throw UsageError("a unix socket takes no port: " + o.host);
+    return {Address::unix_path(o.host.substr(5))};
+  }
+  const auto [host, attached] = split_host_port(o.host);
+  if (host.empty()) throw UsageError(fmt::format("no host in '{}'", o.host));
+  if (!attached.empty() && !o.port.empty()) {
+    throw UsageError(fmt::format("port given twice: in '{}' and as '{}'", o.host, o.port));
+  }
+  const std::string port = !attached.empty() ? attached : !o.port.empty() ? o.port : "8000";
+  return Address::resolve(host, parse_port(port));
+}
+
+// connect() in Python's three modes. Blocking: connect waits. --timeout: core's
+// connect-with-timeout. --nonblocking: the steps made visible — connect answers
+// EINPROGRESS at once, poll waits until the socket is writable, getsockopt(SO_ERROR)
+// says whether the handshake succeeded.
+void connect_in_mode(Socket& sock, const Address& address, Timeout mode) {
+  if (!is_nonblocking(mode)) {
+    if (mode) sock.settimeout(mode);
+    sock.connect(address);
+    return;
+  }
+  sock.setblocking(false);
+  int err = sock.connect_ex(address);
+  if (err == EINPROGRESS) {
+    wait_ready(sock.fileno(), POLLOUT, Deadline(std::nullopt));
+    err = sock.getsockopt(SOL_SOCKET, SO_ERROR);
+  }
+  if (err != 0) throw SocketError("connect", address.to_string(), err);
+}
+
+// socket() + connect() on each address until one answers; the last failure otherwise.
+std::pair<Socket, Address> connect_any(const std::vector<Address>& addresses, Timeout mode) {
+  std::exception_ptr failure;
+  for (const Address& address : addresses) {
+    try {
+      Socket sock(address.family(), SOCK_STREAM);  // socket()
+      connect_in_mode(sock, address, mode);        // connect()
+      return {std::move(sock), address};
+    } catch (const SocketError&) {
+      failure = std::current_exception();
+    }
+  }
+  std::rethrow_exception(failure);
+}
+
+}  // namespace
+
+int run_connect(const ConnectOptions& o) {
+  QuitSignals quit;  // Ctrl-C while connecting simply exits: nothing to undo yet
+  const std::vector<Address> addresses = targets(o);
+  const Timeout mode = o.mode.to_timeout();
+  auto [sock, peer] = connect_any(addresses, mode);
+  quit.arm();
+  notice({{"event", "connected"}, {"peer", peer.to_string()}},
+         fmt::format("connected to {}", peer.to_string()));
+  const ChatResult result = chat(sock, peer, {*parse_framing(o.framing), o.nick, mode}, quit);
+  sock.close();
+  notice({{"event", "closed"},
+          {"peer", peer.to_string()},
+          {"reason", result.interrupted ? "interrupted" : "finished"},
+          {"bytes_sent", result.sent},
+          {"bytes_received", result.received}},
+         fmt::format("connection to {} closed ({} bytes sent, {} received)", peer.to_string(),
+                     result.sent, result.received));
+  return 0;
+}
+
 void setup_connect(CLI::App& app) {
+  auto options = std::make_shared<ConnectOptions>();
   auto* sub = app.add_subcommand("connect",
                                  "connect to a TCP or unix server and chat, or pipe bytes like nc");
-  sub->callback([] {
-    exit_code() =
-        guarded([]() -> int { throw std::runtime_error("connect: not implemented yet"); });
-  });
+  sub->add_option("HOST", options->host, "host name, IP address ([::1]) or unix:/path")->required();
+  sub->add_option("PORT", options->port, "port number or service name (default 8000)");
+  sub->add_option("--framing", options->framing, "line, raw (the tutorial's) or length")
+      ->check(CLI::IsMember({"line", "raw", "length"}))
+      ->capture_default_str();
+  sub->add_option("--nick", options->nick, "send \"/nick NAME\" first (for serve-group)");
+  add_mode_options(*sub, options->mode);
+  sub->get_option("--nonblocking")->excludes(sub->get_option("--timeout"));
+  sub->callback([options] { exit_code() = guarded([&] { return run_connect(*options); }); });
 }
 
 }  // namespace sockchat::cli

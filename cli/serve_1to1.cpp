@@ -1,16 +1,191 @@
-// serve-1to1 — (being written)
+// serve-1to1 — the tutorial's one-to-one chat server, done right.
+//
+// The recipe every TCP server follows: socket → setsockopt(SO_REUSEADDR) → bind → listen
+// → accept → talk. It serves one client, full duplex (see chat_loop.hpp); --keep-open
+// accepts the next one when a client leaves (like ncat -k, but one at a time). Piped, it
+// is `nc -l`. Read: socket(2), socket(7) (SO_REUSEADDR), bind(2), listen(2), accept(2),
+// getsockname(2), unix(7).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "cli/chat_loop.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "core/error.hpp"
+#include "core/trace.hpp"
 
 namespace sockchat::cli {
 
+struct Serve1to1Options {
+  std::string host = "127.0.0.1";
+  std::string port = "8000";
+  int backlog = 5;
+  std::string framing = "line";
+  bool keep_open = false;
+  std::string unix_path;
+  ModeOptions mode;
+};
+
+namespace {
+
+// --unix PATH, or --host and --port. Port 0 asks the kernel for a free one.
+Address listen_address(const Serve1to1Options& o) {
+  if (!o.unix_path.empty()) return Address::unix_path(o.unix_path);
+  const std::uint16_t port = o.port == "0" ? 0 : parse_port(o.port);
+  return Address::resolve(o.host, port).front();
+}
+
+// A unix socket file whose server died is "stale": nothing accepts on it, and connecting
+// is refused. Any other file, or a live server, must be left alone.
+bool is_stale_socket(const Address& address) {
+  struct stat st {};
+  if (::lstat(address.host().c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) return false;
+  Socket probe(AF_UNIX, SOCK_STREAM);
+  return probe.connect_ex(address) == ECONNREFUSED;
+}
+
+// The kernel does not remove a unix socket's file when it is closed: we do, at exit.
+struct SocketFileRemover {
+  std::string path;
+  ~SocketFileRemover() {
+    if (!path.empty()) ::unlink(path.c_str());
+  }
+};
+
+// bind(); a unix path held by a stale socket file (EADDRINUSE) is freed and bound again.
+void bind_listener(Socket& listener, const Address& address, SocketFileRemover& remover) {
+  try {
+    listener.bind(address);
+  } catch (const SocketError& e) {
+    if (!address.is_unix() || e.error_number() != EADDRINUSE || !is_stale_socket(address)) throw;
+    ::unlink(address.host().c_str());
+    listener.bind(address);
+  }
+  if (address.is_unix()) remover.path = address.host();
+}
+
+void announce(const Address& bound) {
+  const bool everywhere = bound.host() == "0.0.0.0" || bound.host() == "::";
+  if (everywhere) {
+    const std::string warning = fmt::format(
+        "WARNING: listening on every interface ({}): anyone who can reach this machine can "
+        "connect",
+        bound.to_string());
+    write(STDERR_FILENO, "sockchat: ", 10);
+    const std::string line = paint(use_color(STDERR_FILENO), "1;31", warning) + "\n";
+    write(STDERR_FILENO, line.data(), line.size());
+  }
+  notice({{"event", "listening"},
+          {"address", bound.to_string()},
+          {"host", bound.host()},
+          {"port", bound.port()},
+          {"family", trace::family_name(bound.family())},
+          {"all_interfaces", everywhere}},
+         fmt::format("listening on {}", bound.to_string()));
+}
+
+// accept(), after waiting in poll() where Ctrl-C and --timeout can end the wait. In
+// nonblocking mode accept() is tried first and answers EAGAIN while nobody is waiting in
+// the queue (--trace shows it). nullopt: a quit signal came.
+std::optional<std::pair<Socket, Address>> accept_client(Socket& listener, int fd, Timeout mode,
+                                                        const QuitSignals& quit,
+                                                        const std::string& where) {
+  for (;;) {
+    if (is_nonblocking(mode)) {
+      try {
+        return listener.accept();
+      } catch (const WouldBlockError&) {
+      }
+    }
+    pollfd p{fd, POLLIN, 0};
+    const int ready = quit.poll(&p, 1, Deadline(wait_limit(mode)));
+    if (ready < 0) return std::nullopt;
+    if (ready == 0) throw TimeoutError("accept", where, *mode);
+    if (!is_nonblocking(mode)) return listener.accept();
+  }
+}
+
+// One client, from accept to close. With --keep-open a client's failure (a reset, a
+// timeout) ends that client only: it is reported and the server goes on.
+void serve_client(Socket conn, const Address& peer, const Serve1to1Options& o,
+                  const QuitSignals& quit) {
+  const Timeout mode = o.mode.to_timeout();
+  if (mode) conn.settimeout(mode);  // the accepted socket starts blocking
+  notice({{"event", "connected"}, {"peer", peer.to_string()}},
+         fmt::format("client {} connected", peer.to_string()));
+  ChatResult result;
+  try {
+    result = chat(conn, peer, {*parse_framing(o.framing), {}, mode}, quit);
+  } catch (const SocketError& e) {
+    if (!o.keep_open) throw;
+    error(e.what(), errno_name(e.error_number()));
+    return;
+  }
+  conn.close();
+  notice({{"event", "closed"},
+          {"peer", peer.to_string()},
+          {"reason", result.interrupted ? "interrupted" : "finished"},
+          {"bytes_sent", result.sent},
+          {"bytes_received", result.received}},
+         fmt::format("connection with {} closed ({} bytes sent, {} received)", peer.to_string(),
+                     result.sent, result.received));
+}
+
+}  // namespace
+
+int run_serve_1to1(const Serve1to1Options& o) {
+  QuitSignals quit;
+  quit.arm();  // from here on Ctrl-C ends the server cleanly (and removes a unix socket file)
+  const Address address = listen_address(o);
+  Socket listener(address.family(), SOCK_STREAM);  // socket()
+  // A restarted server can bind its port at once, although connections of the previous
+  // run still sit in TIME_WAIT (tcp(7)). Meaningless for unix sockets.
+  if (!address.is_unix()) listener.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
+  SocketFileRemover remover;
+  bind_listener(listener, address, remover);     // bind()
+  listener.listen(o.backlog);                    // listen()
+  const Address bound = listener.getsockname();  // with --port 0, the port the kernel chose
+  announce(bound);
+  const Timeout mode = o.mode.to_timeout();
+  if (mode) listener.settimeout(mode);
+  const int fd = listener.fileno();
+  do {
+    auto client = accept_client(listener, fd, mode, quit, bound.to_string());  // accept()
+    if (!client) break;
+    serve_client(std::move(client->first), client->second, o, quit);  // chat
+  } while (o.keep_open && !quit.requested());
+  return 0;
+}
+
 void setup_serve_1to1(CLI::App& app) {
+  auto options = std::make_shared<Serve1to1Options>();
   auto* sub = app.add_subcommand(
       "serve-1to1", "one-to-one chat server: accept one client, chat full duplex (nc -l)");
-  sub->callback([] {
-    exit_code() =
-        guarded([]() -> int { throw std::runtime_error("serve-1to1: not implemented yet"); });
-  });
+  auto* host = sub->add_option("--host", options->host,
+                               "address to listen on (0.0.0.0 or :: for every interface)");
+  auto* port = sub->add_option("--port", options->port, "port to listen on (0: the kernel picks)");
+  host->capture_default_str();
+  port->capture_default_str();
+  sub->add_option("--backlog", options->backlog, "length of listen()'s queue")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  sub->add_option("--framing", options->framing, "line, raw (the tutorial's) or length")
+      ->check(CLI::IsMember({"line", "raw", "length"}))
+      ->capture_default_str();
+  sub->add_flag("-k,--keep-open", options->keep_open,
+                "when a client leaves, accept the next one (one at a time)");
+  sub->add_option("--unix", options->unix_path, "listen on a unix socket at PATH instead")
+      ->excludes(host)
+      ->excludes(port);
+  add_mode_options(*sub, options->mode);
+  sub->get_option("--nonblocking")->excludes(sub->get_option("--timeout"));
+  sub->callback([options] { exit_code() = guarded([&] { return run_serve_1to1(*options); }); });
 }
 
 }  // namespace sockchat::cli

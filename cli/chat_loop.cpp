@@ -1,0 +1,526 @@
+// chat_loop.cpp — one poll() loop over stdin and a connected socket (see chat_loop.hpp).
+//
+// The loop waits in poll(2) for: the socket readable (the peer said something, or closed),
+// the socket writable (only while something waits to be sent), stdin readable (only
+// while nothing waits: that is the back-pressure that keeps memory bounded when the peer
+// reads slowly). Big buffers make a bulk transfer cost few syscalls per megabyte.
+// Read: poll(2), recv(2), send(2) (MSG_DONTWAIT), shutdown(2), termios(3), isatty(3).
+#include "cli/chat_loop.hpp"
+
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <optional>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "cli/common.hpp"
+#include "core/error.hpp"
+#include "core/text.hpp"
+
+namespace sockchat::cli {
+
+namespace {
+
+constexpr std::size_t kChunk = 256 * 1024;             // one read or recv: 256 KiB
+constexpr std::size_t kMaxMessage = 16 * 1024 * 1024;  // a line or frame we accept
+constexpr int kNonblockingRounds = 8;  // recv()s per wake-up before looking at stdin again
+constexpr std::string_view kPrompt = "> ";
+
+// ---------------------------------------------------------------------------------------
+// Signals. The handler only sets a flag: almost nothing is safe inside a signal handler
+// (signal-safety(7)), and _exit is one of the few things that is.
+
+volatile sig_atomic_t g_quit = 0;
+volatile sig_atomic_t g_armed = 0;
+
+extern "C" void on_quit_signal(int) {
+  if (g_armed == 0) _exit(0);  // not armed yet: nothing to clean up
+  g_quit = 1;
+}
+
+}  // namespace
+
+QuitSignals::QuitSignals() {
+  struct sigaction action {};
+  action.sa_handler = on_quit_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;  // no SA_RESTART: a blocked call returns EINTR
+  sigaction(SIGINT, &action, &old_int_);
+  sigaction(SIGTERM, &action, &old_term_);
+  sigprocmask(SIG_SETMASK, nullptr, &unblocked_);
+}
+
+QuitSignals::~QuitSignals() {
+  if (armed_) sigprocmask(SIG_SETMASK, &unblocked_, nullptr);  // a pending signal sets the flag
+  sigaction(SIGINT, &old_int_, nullptr);
+  sigaction(SIGTERM, &old_term_, nullptr);
+  g_armed = 0;
+}
+
+void QuitSignals::arm() {
+  sigset_t quit;
+  sigemptyset(&quit);
+  sigaddset(&quit, SIGINT);
+  sigaddset(&quit, SIGTERM);
+  // Blocked from now on, except inside ppoll(): a signal can no longer slip in between
+  // "check the flag" and "start waiting", the race a plain poll() would have.
+  sigprocmask(SIG_BLOCK, &quit, nullptr);
+  g_armed = 1;
+  armed_ = true;
+}
+
+bool QuitSignals::requested() const {
+  return g_quit != 0;
+}
+
+int QuitSignals::poll(pollfd* fds, nfds_t count, const Deadline& deadline) const {
+  for (;;) {
+    if (requested()) return -1;
+    const int ms = deadline.poll_ms();
+    const timespec wait{ms / 1000, (ms % 1000) * 1'000'000L};
+    const int n = ::ppoll(fds, count, ms < 0 ? nullptr : &wait, armed_ ? &unblocked_ : nullptr);
+    if (n >= 0) return n;
+    if (errno != EINTR) throw_socket_error("poll", {}, errno);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Output.
+
+namespace {
+
+// stdout went away (`sockchat connect ... | head -1`): the conversation is over.
+struct StdoutClosed {};
+
+// write(2) until all is written: a pipe may take part of it.
+void write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n >= 0) {
+      data.remove_prefix(static_cast<std::size_t>(n));
+    } else if (errno == EPIPE) {
+      throw StdoutClosed{};
+    } else if (errno == EAGAIN) {
+      pollfd p{fd, POLLOUT, 0};  // someone made our stdout nonblocking: wait for it
+      ::poll(&p, 1, -1);
+    } else if (errno != EINTR) {
+      throw_socket_error("write", fd == STDOUT_FILENO ? "stdout" : "stderr", errno);
+    }
+  }
+}
+
+}  // namespace
+
+void notice(const nlohmann::json& event, std::string_view human) {
+  if (global_options().json || ::isatty(STDOUT_FILENO) == 1) {
+    emit(event, human);
+  } else {
+    write_all(STDERR_FILENO, fmt::format("{}\n", human));
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The terminal: keys one by one, and a line editor, so a message that arrives while you
+// type is printed above your half-typed line instead of through it.
+
+namespace {
+
+// Turns off canonical mode and echo (termios(3)) for as long as it lives. ISIG stays on,
+// so Ctrl-C is still SIGINT; output processing stays on, so "\n" still moves to column 0.
+class RawTerminal {
+ public:
+  RawTerminal() {
+    if (tcgetattr(STDIN_FILENO, &saved_) != 0) return;
+    termios raw = saved_;
+    raw.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO);
+    raw.c_cc[VMIN] = 1;
+    raw.c_cc[VTIME] = 0;
+    active_ = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
+  }
+  ~RawTerminal() {
+    if (active_) tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+  }
+  RawTerminal(const RawTerminal&) = delete;
+  RawTerminal& operator=(const RawTerminal&) = delete;
+
+ private:
+  termios saved_{};
+  bool active_ = false;
+};
+
+// The keys a chat needs: text, Enter, Backspace, Ctrl-U, Ctrl-W, Ctrl-D. Escape sequences
+// (arrows, function keys) are swallowed. Pure logic: bytes in, what to do out.
+class LineEditor {
+ public:
+  enum class Key { none, changed, submit, eof };
+
+  Key feed(char c) {
+    if (escape_ != 0) return skip_escape(c);
+    switch (c) {
+      case '\r':
+      case '\n':
+        return Key::submit;
+      case 0x7f:  // Backspace (DEL) and Ctrl-H remove one UTF-8 character
+      case 0x08:
+        while (!line_.empty() && (static_cast<unsigned char>(line_.back()) & 0xC0) == 0x80) {
+          line_.pop_back();
+        }
+        if (!line_.empty()) line_.pop_back();
+        return Key::changed;
+      case 0x15:  // Ctrl-U: the whole line
+        line_.clear();
+        return Key::changed;
+      case 0x17:  // Ctrl-W: the last word
+        while (!line_.empty() && line_.back() == ' ') line_.pop_back();
+        while (!line_.empty() && line_.back() != ' ') line_.pop_back();
+        return Key::changed;
+      case 0x04:  // Ctrl-D ends the input only on an empty line, as a shell does
+        return line_.empty() ? Key::eof : Key::none;
+      case 0x1b:
+        escape_ = 1;
+        return Key::none;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t') return Key::none;
+        line_ += c;
+        return Key::changed;
+    }
+  }
+  const std::string& line() const { return line_; }
+  std::string take() { return std::exchange(line_, {}); }
+
+ private:
+  // ESC [ params final, or ESC O x, or ESC x.
+  Key skip_escape(char c) {
+    if (escape_ == 1 && (c == '[' || c == 'O')) {
+      escape_ = 2;
+    } else if (escape_ == 1 || (c >= 0x40 && c <= 0x7e)) {
+      escape_ = 0;
+    }
+    return Key::none;
+  }
+
+  std::string line_;
+  int escape_ = 0;  // 0 none, 1 after ESC, 2 inside a sequence
+};
+
+// ---------------------------------------------------------------------------------------
+// One conversation.
+
+class Session {
+ public:
+  Session(Socket& conn, const Address& peer, const ChatOptions& options, const QuitSignals& quit);
+  ChatResult run();
+  const ChatResult& result() const { return result_; }
+
+ private:
+  bool over() const;
+  short socket_events() const;
+  std::string_view pending() const;
+  void consumed(std::size_t n);
+  void queue_message(std::string_view text);
+  void on_socket_ready();
+  void flush();
+  void on_stdin_ready();
+  void read_keys();
+  void read_lines_or_bytes();
+  std::optional<std::size_t> read_stdin(char* buffer, std::size_t size);
+  void end_of_input();
+  void half_close_when_done();
+  void deliver(std::string_view bytes);
+  void show(const Frame& frame);
+  void display(std::string_view line);
+  void redraw();
+
+  Socket& conn_;
+  int fd_;
+  std::string peer_;
+  ChatOptions options_;
+  const QuitSignals& quit_;
+  bool nonblocking_;
+  bool json_;         // output: message events on stdout
+  bool display_;      // output: a terminal, so lines made visible
+  bool raw_out_;      // output: bytes unchanged (a pipe, line or raw framing)
+  bool interactive_;  // input: a person at a terminal
+  bool keys_;         // input: key by key through the line editor
+  bool bytes_in_;     // input: bytes unchanged (a pipe, line or raw framing)
+  std::optional<RawTerminal> terminal_;
+  LineEditor editor_;
+  Decoder decoder_;      // the peer's bytes → messages (when not raw_out_)
+  Decoder stdin_lines_;  // stdin → lines (when neither keys_ nor bytes_in_)
+  std::vector<char> recv_buffer_;
+  std::vector<char> stdin_buffer_;
+  std::size_t in_pos_ = 0, in_len_ = 0;  // bytes of stdin_buffer_ not sent yet
+  std::string encoded_;                  // messages not sent yet (sent before stdin bytes)
+  std::size_t encoded_pos_ = 0;
+  bool stdin_open_ = true;
+  bool peer_open_ = true;   // the peer has not sent its FIN yet
+  bool write_open_ = true;  // we have not half-closed yet
+  ChatResult result_;
+};
+
+Session::Session(Socket& conn, const Address& peer, const ChatOptions& options,
+                 const QuitSignals& quit)
+    : conn_(conn),
+      fd_(conn.fileno()),
+      peer_(peer.to_string()),
+      options_(options),
+      quit_(quit),
+      nonblocking_(is_nonblocking(options.mode)),
+      json_(global_options().json),
+      display_(!json_ && ::isatty(STDOUT_FILENO) == 1),
+      raw_out_(!json_ && !display_ && options.framing != Framing::length),
+      interactive_(::isatty(STDIN_FILENO) == 1),
+      keys_(interactive_ && display_),
+      bytes_in_(!interactive_ && options.framing != Framing::length),
+      decoder_(options.framing, kMaxMessage),
+      stdin_lines_(Framing::line, kMaxMessage),
+      recv_buffer_(kChunk),
+      stdin_buffer_(bytes_in_ ? kChunk : 4096) {
+  if (keys_) terminal_.emplace();
+}
+
+ChatResult Session::run() {
+  if (!options_.nick.empty()) queue_message("/nick " + options_.nick);
+  redraw();
+  while (!over()) {
+    const short events = socket_events();
+    const bool want_stdin = stdin_open_ && (keys_ || pending().empty());
+    pollfd fds[2] = {{events != 0 ? fd_ : -1, events, 0}, {want_stdin ? 0 : -1, POLLIN, 0}};
+    const int ready = quit_.poll(fds, 2, Deadline(wait_limit(options_.mode)));
+    if (ready < 0) {
+      result_.interrupted = true;
+      break;
+    }
+    if (ready == 0) throw TimeoutError(pending().empty() ? "recv" : "send", peer_, *options_.mode);
+    const short got = fds[0].revents;
+    if (peer_open_ && (got & (POLLIN | POLLHUP | POLLERR))) on_socket_ready();
+    if (!pending().empty() && (got & (POLLOUT | POLLHUP | POLLERR))) flush();
+    if (fds[1].revents != 0) on_stdin_ready();
+    half_close_when_done();
+  }
+  if (keys_) write_all(STDOUT_FILENO, "\r\x1b[K");  // leave no prompt behind
+  return result_;
+}
+
+// Over when the peer has closed and we are done too. A person at a terminal is done as
+// soon as the peer leaves; a pipe first sends all of its input (the peer may only have
+// half-closed, as we do, and still be reading).
+bool Session::over() const {
+  return !peer_open_ && (interactive_ || !write_open_);
+}
+
+short Session::socket_events() const {
+  short events = peer_open_ ? POLLIN : 0;
+  if (!pending().empty()) events |= POLLOUT;  // only while there is something to send
+  return events;
+}
+
+std::string_view Session::pending() const {
+  if (encoded_pos_ < encoded_.size()) return std::string_view(encoded_).substr(encoded_pos_);
+  return {stdin_buffer_.data() + in_pos_, in_len_ - in_pos_};
+}
+
+void Session::consumed(std::size_t n) {
+  result_.sent += n;
+  if (encoded_pos_ < encoded_.size()) {
+    encoded_pos_ += n;
+    if (encoded_pos_ == encoded_.size()) encoded_.clear(), encoded_pos_ = 0;
+  } else {
+    in_pos_ += n;
+  }
+}
+
+void Session::queue_message(std::string_view text) {
+  encoded_ += encode(options_.framing, text);
+}
+
+// ---------------------------------------------------------------------------------------
+// Socket → stdout.
+
+void Session::on_socket_ready() {
+  // Nonblocking mode reads until the kernel answers EAGAIN (--trace shows it), a few
+  // rounds at most so stdin is not starved. Blocking mode reads once: poll said one
+  // recv() will not wait, a second one might.
+  const int rounds = nonblocking_ ? kNonblockingRounds : 1;
+  for (int round = 0; round < rounds && peer_open_; ++round) {
+    std::size_t n = 0;
+    try {
+      n = conn_.recv(recv_buffer_.data(), recv_buffer_.size());
+    } catch (const WouldBlockError&) {
+      return;
+    }
+    if (n == 0) {  // the peer's FIN: it will send nothing more
+      peer_open_ = false;
+      if (!raw_out_) {
+        const std::string rest = decoder_.finish();  // a last line without '\n'
+        if (!rest.empty()) show(Frame{rest, false});
+      }
+      return;
+    }
+    result_.received += n;
+    deliver({recv_buffer_.data(), n});
+  }
+}
+
+void Session::deliver(std::string_view bytes) {
+  if (raw_out_) {
+    write_all(STDOUT_FILENO, bytes);  // like nc: unchanged, no copy
+    return;
+  }
+  decoder_.feed(bytes);
+  while (auto frame = decoder_.next()) show(*frame);
+}
+
+void Session::show(const Frame& frame) {
+  if (frame.too_long) {
+    error(fmt::format("dropped a message longer than {} bytes from {}", kMaxMessage, peer_));
+  } else if (json_) {
+    emit(
+        {{"event", "message"}, {"from", peer_}, {"text", frame.data}, {"bytes", frame.data.size()}},
+        {});
+  } else if (display_) {
+    display(frame.data);
+  } else {
+    write_all(STDOUT_FILENO, frame.data + '\n');  // --framing length in a pipe: a frame a line
+  }
+}
+
+// A peer's line on the terminal: control characters made visible (an ESC from the network
+// must not drive our terminal), notices and errors of the group chat in colour, and the
+// user's half-typed line drawn again below it.
+void Session::display(std::string_view line) {
+  const bool color = use_color(STDOUT_FILENO);
+  std::string text = visible(line);
+  if (line.starts_with("* ")) text = paint(color, "36", text);
+  if (line.starts_with("! ")) text = paint(color, "31", text);
+  if (keys_) {
+    write_all(STDOUT_FILENO, fmt::format("\r\x1b[K{}\n{}{}", text, kPrompt, editor_.line()));
+  } else {
+    write_all(STDOUT_FILENO, text + '\n');
+  }
+}
+
+void Session::redraw() {
+  if (keys_) write_all(STDOUT_FILENO, fmt::format("\r\x1b[K{}{}", kPrompt, editor_.line()));
+}
+
+// ---------------------------------------------------------------------------------------
+// stdin → socket.
+
+void Session::flush() {
+  // MSG_DONTWAIT: take what fits now and come back on the next POLLOUT. Waiting inside
+  // send() for the rest could deadlock: the peer may be blocked sending to us.
+  do {
+    std::size_t n = 0;
+    try {
+      n = conn_.send(pending(), MSG_DONTWAIT);
+    } catch (const WouldBlockError&) {
+      return;
+    } catch (const SocketError& e) {
+      const bool gone = e.error_number() == EPIPE || e.error_number() == ECONNRESET;
+      if (peer_open_ || !gone) throw;
+      // The peer closed its end entirely, not just half: nobody reads what is left.
+      in_pos_ = in_len_, encoded_.clear(), encoded_pos_ = 0;
+      stdin_open_ = write_open_ = false;
+      return;
+    }
+    consumed(n);
+  } while (nonblocking_ && !pending().empty());
+}
+
+void Session::on_stdin_ready() {
+  if (keys_) {
+    read_keys();
+  } else {
+    read_lines_or_bytes();
+  }
+}
+
+void Session::read_keys() {
+  char keys[4096];
+  const auto n = read_stdin(keys, sizeof keys);
+  if (!n) return;
+  if (*n == 0) return end_of_input();
+  for (std::size_t i = 0; i < *n; ++i) {
+    switch (editor_.feed(keys[i])) {
+      case LineEditor::Key::submit:
+        queue_message(editor_.take());
+        write_all(STDOUT_FILENO, fmt::format("\n{}", kPrompt));  // your line stays on screen
+        break;
+      case LineEditor::Key::eof:
+        return end_of_input();
+      case LineEditor::Key::changed:
+        redraw();
+        break;
+      case LineEditor::Key::none:
+        break;
+    }
+  }
+}
+
+void Session::read_lines_or_bytes() {
+  const auto n = read_stdin(stdin_buffer_.data(), stdin_buffer_.size());
+  if (!n) return;
+  if (*n == 0) return end_of_input();
+  if (bytes_in_) {
+    in_pos_ = 0, in_len_ = *n;  // sent from where it was read: no copy
+    return;
+  }
+  stdin_lines_.feed({stdin_buffer_.data(), *n});
+  while (auto line = stdin_lines_.next()) {
+    if (line->too_long) {
+      error(fmt::format("dropped an input line longer than {} bytes", kMaxMessage));
+    } else {
+      queue_message(line->data);
+    }
+  }
+}
+
+// read(2) from stdin: the byte count (0 at end of file), or nullopt if nothing was there.
+// stdin is never made nonblocking: that flag belongs to the open file, which the shell
+// shares, and would break the shell after we exit.
+std::optional<std::size_t> Session::read_stdin(char* buffer, std::size_t size) {
+  for (;;) {
+    const ssize_t n = ::read(STDIN_FILENO, buffer, size);
+    if (n >= 0) return static_cast<std::size_t>(n);
+    if (errno == EAGAIN) return std::nullopt;
+    if (errno != EINTR) throw_socket_error("read", "stdin", errno);
+  }
+}
+
+void Session::end_of_input() {
+  stdin_open_ = false;
+  if (!keys_ && !bytes_in_) {
+    const std::string rest = stdin_lines_.finish();  // a last line without '\n'
+    if (!rest.empty()) queue_message(rest);
+  }
+}
+
+// At the end of stdin, once all of it is sent: shutdown(SHUT_WR) sends our FIN. The peer
+// reads end-of-file, and can still answer: the other direction stays open.
+void Session::half_close_when_done() {
+  if (stdin_open_ || !write_open_ || !pending().empty()) return;
+  write_open_ = false;
+  try {
+    conn_.shutdown(SHUT_WR);
+  } catch (const SocketError& e) {
+    if (e.error_number() != ENOTCONN) throw;  // ENOTCONN: the peer reset it already
+  }
+}
+
+}  // namespace
+
+ChatResult chat(Socket& conn, const Address& peer, const ChatOptions& options,
+                const QuitSignals& quit) {
+  Session session(conn, peer, options, quit);
+  try {
+    return session.run();
+  } catch (const StdoutClosed&) {
+    return session.result();  // like `nc | head`: whoever read our output has seen enough
+  }
+}
+
+}  // namespace sockchat::cli
