@@ -1,0 +1,305 @@
+#include "cli/group_common.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+
+#include <fmt/format.h>
+
+#include "cli/common.hpp"
+#include "core/error.hpp"
+#include "core/text.hpp"
+#include "core/trace.hpp"
+
+namespace sockchat::cli {
+
+// ---------------------------------------------------------------------------------------
+// Options and the listening socket.
+
+AccessList GroupOptions::access() const {
+  AccessList list;
+  for (const auto& text : allow) list.allow.push_back(Cidr::parse(text));
+  for (const auto& text : deny) list.deny.push_back(Cidr::parse(text));
+  return list;
+}
+
+static std::uint16_t port_number(const std::string& text) {
+  return text == "0" ? 0 : parse_port(text);  // 0: the kernel picks a free port
+}
+
+static Address listen_address(const GroupOptions& options) {
+  if (!options.unix_path.empty()) return Address::unix_path(options.unix_path);
+  return Address::resolve(options.host, port_number(options.port)).front();
+}
+
+// A unix socket's file outlives its server. If nobody answers on it, it is stale: remove it.
+static void remove_stale_unix_path(const Address& address) {
+  Socket probe(AF_UNIX, SOCK_STREAM);
+  if (probe.connect_ex(address) == ECONNREFUSED) ::unlink(address.host().c_str());
+}
+
+Socket open_listener(const GroupOptions& options) {
+  const Address address = listen_address(options);
+  if (address.is_unix()) remove_stale_unix_path(address);
+  Socket listener(address.family(), SOCK_STREAM);
+  // Without SO_REUSEADDR a restarted server fails with EADDRINUSE for a minute or two,
+  // while the old connections sit in TIME_WAIT (the tutorial's first defect).
+  if (!address.is_unix()) listener.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
+  listener.bind(address);
+  listener.listen(options.backlog);
+  listener.setblocking(false);  // accept() in a loop must never block it
+  show_listening(listener.getsockname(), options);
+  return listener;
+}
+
+void remove_unix_path(const GroupOptions& options) {
+  if (!options.unix_path.empty()) ::unlink(options.unix_path.c_str());
+}
+
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  const int rc = ::setrlimit(RLIMIT_NOFILE, &limit);
+  if (trace::enabled()) {
+    trace::emit(fmt::format("setrlimit(RLIMIT_NOFILE, {} -> {}) = {}  # one descriptor per client",
+                            before, limit.rlim_max, rc == 0 ? "0" : "-1 " + errno_text(errno)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Lines on the wire.
+
+std::string wire(Framing framing, std::string_view line) {
+  if (framing == Framing::length) return encode(Framing::length, line);
+  std::string out;
+  out.reserve(line.size() + 1);
+  return out.append(line).append(1, '\n');
+}
+
+std::string_view without_line_ending(std::string_view message) {
+  if (message.ends_with('\n')) message.remove_suffix(1);
+  if (message.ends_with('\r')) message.remove_suffix(1);
+  return message;
+}
+
+// ---------------------------------------------------------------------------------------
+// Who may come in.
+
+std::optional<std::string> refusal(const GroupOptions& options, const AccessList& access,
+                                   const Address& peer, std::size_t members) {
+  if (!peer.is_unix() && !access.permits(peer.host())) {
+    return fmt::format("not allowed from {}", peer.host());
+  }
+  if (options.max_clients > 0 && members >= options.max_clients) {
+    return fmt::format("server full ({} clients)", options.max_clients);
+  }
+  return std::nullopt;
+}
+
+void refuse(Socket& client, const Address& peer, std::string_view why, Framing framing) {
+  try {
+    // MSG_DONTWAIT: a fresh socket's buffer is empty, but never let a stranger block us.
+    client.send(wire(framing, fmt::format("! {}", why)), MSG_DONTWAIT);
+    client.shutdown(SHUT_WR);  // FIN after the explanation: the client reads it, then EOF
+  } catch (const SocketError&) {
+    // It has gone already; there is nobody left to explain it to.
+  }
+  client.close();
+  emit({{"event", "refused"}, {"address", peer.to_string()}, {"reason", why}},
+       fmt::format("refused {}: {}", peer.to_string(), why));
+}
+
+void set_nodelay(Socket& client) {
+  if (client.family() != AF_UNIX) client.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// The console.
+
+void show(const RoomEvent& e, std::string_view address) {
+  using Kind = RoomEvent::Kind;
+  // The console is a display: control characters from the network are made visible here
+  // (never in what is relayed to clients). JSON carries the text itself.
+  const std::string text = visible(e.text);
+  switch (e.kind) {
+    case Kind::joined:
+      return emit({{"event", "joined"}, {"name", e.name}, {"address", address}},
+                  fmt::format("* {} joined from {}", e.name, address));
+    case Kind::left:
+      return emit({{"event", "left"}, {"name", e.name}, {"reason", e.text}},
+                  fmt::format("* {} left ({})", e.name, e.text));
+    case Kind::message:
+      return emit({{"event", "message"}, {"name", e.name}, {"text", e.text}},
+                  fmt::format("<{}> {}", e.name, text));
+    case Kind::action:
+      return emit({{"event", "message"}, {"name", e.name}, {"text", e.text}, {"action", true}},
+                  fmt::format("* {} {}", e.name, text));
+    case Kind::nick:
+      return emit({{"event", "nick"}, {"name", e.name}, {"new_name", e.text}},
+                  fmt::format("* {} is now known as {}", e.name, e.text));
+    case Kind::dropped:
+      return emit({{"event", "dropped"}, {"name", e.name}, {"reason", e.text}},
+                  fmt::format("* {} dropped ({})", e.name, e.text));
+  }
+}
+
+void show_listening(const Address& bound, const GroupOptions& options) {
+  emit({{"event", "listening"},
+        {"address", bound.to_string()},
+        {"host", bound.host()},
+        {"port", bound.port()},
+        {"io", options.io},
+        {"framing", options.framing}},
+       fmt::format("listening on {} ({}, {} framing)", bound.to_string(), options.io,
+                   options.framing));
+  if (bound.is_unix()) {
+    say(fmt::format("connect with: sockchat connect unix:{}", bound.host()));
+    return;
+  }
+  const std::string host = bound.host();
+  if (host == "0.0.0.0" || host == "::") {
+    say("listening on EVERY interface: anyone who can reach this machine can join");
+  }
+  say(fmt::format("connect with: sockchat connect {} {}   (or: nc {} {})", host, bound.port(), host,
+                  bound.port()));
+}
+
+void show_summary(const GroupTotals& t) {
+  emit({{"event", "summary"},
+        {"clients", t.clients},
+        {"refused", t.refused},
+        {"dropped", t.dropped},
+        {"messages", t.messages}},
+       fmt::format("server stopped: {} clients served, {} refused, {} dropped, {} messages",
+                   t.clients, t.refused, t.dropped, t.messages));
+}
+
+// ---------------------------------------------------------------------------------------
+// Signals through a pipe.
+
+namespace {
+volatile std::sig_atomic_t g_signal_write_fd = -1;
+
+extern "C" void on_signal(int signo) {
+  const int saved = errno;  // a handler must not disturb the errno of the code it interrupted
+  const char byte = static_cast<char>(signo);
+  [[maybe_unused]] const ssize_t n = ::write(g_signal_write_fd, &byte, 1);
+  errno = saved;
+}
+}  // namespace
+
+SignalPipe::SignalPipe() {
+  int fds[2];
+  check(::pipe2(fds, O_NONBLOCK | O_CLOEXEC), "pipe2");
+  read_fd_ = fds[0];
+  write_fd_ = fds[1];
+  g_signal_write_fd = write_fd_;
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+  // Reading a terminal from the background would stop us (SIGTTIN); fail the read instead.
+  std::signal(SIGTTIN, SIG_IGN);
+}
+
+SignalPipe::~SignalPipe() {
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  g_signal_write_fd = -1;
+  ::close(read_fd_);
+  ::close(write_fd_);
+}
+
+bool SignalPipe::drain() {
+  char bytes[64];
+  bool signalled = false;
+  for (;;) {
+    const ssize_t n = ::read(read_fd_, bytes, sizeof bytes);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return signalled;
+    for (ssize_t i = 0; i < n; ++i) signalled = signalled || bytes[i] != 0;
+  }
+}
+
+void SignalPipe::wake() {
+  const char byte = 0;  // 0 is no signal: "look at your work"
+  [[maybe_unused]] const ssize_t n = ::write(write_fd_, &byte, 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// The console's input, and the spare descriptor.
+
+bool ConsoleInput::read_lines(std::vector<std::string>& lines) {
+  char buffer[4096];
+  ssize_t n;
+  do {
+    n = ::read(STDIN_FILENO, buffer, sizeof buffer);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && errno == EAGAIN) return true;
+  if (n > 0) decoder_.feed({buffer, static_cast<std::size_t>(n)});
+  while (auto frame = decoder_.next()) {
+    if (!frame->too_long) lines.push_back(std::move(frame->data));
+  }
+  if (n > 0) return true;
+  std::string last = decoder_.finish();  // a last line without '\n'
+  if (!last.empty()) lines.push_back(std::move(last));
+  return false;
+}
+
+void SpareDescriptor::release() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+bool SpareDescriptor::reopen() {
+  if (fd_ < 0) fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return fd_ >= 0;
+}
+
+bool out_of_descriptors(int err) {
+  return err == EMFILE || err == ENFILE;
+}
+
+static bool refuse_with_spare(Socket& listener, SpareDescriptor& spare, Framing framing,
+                              GroupTotals& totals) {
+  spare.release();
+  try {
+    auto [socket, peer] = listener.accept();
+    ++totals.refused;
+    refuse(socket, peer, "server full (out of file descriptors)", framing);
+  } catch (const SocketError&) {
+    // Not even one descriptor (ENFILE: the whole system is out).
+  }
+  return spare.reopen();
+}
+
+bool accept_pending(Socket& listener, SpareDescriptor& spare, Framing framing, GroupTotals& totals,
+                    const Admit& admit, std::size_t limit) {
+  for (std::size_t i = 0; i < limit; ++i) {
+    try {
+      auto [socket, peer] = listener.accept();
+      admit(std::move(socket), peer);
+    } catch (const WouldBlockError&) {
+      return true;  // the backlog is empty
+    } catch (const SocketError& e) {
+      // The client waits in the backlog and the listener stays readable: ignoring EMFILE
+      // would spin the loop at 100% CPU.
+      if (out_of_descriptors(e.error_number())) {
+        return refuse_with_spare(listener, spare, framing, totals);
+      }
+      if (e.error_number() != ECONNABORTED) throw;  // ECONNABORTED: it left while waiting
+    }
+  }
+  return true;
+}
+
+}  // namespace sockchat::cli

@@ -1,0 +1,130 @@
+// group_common.hpp — what both serve-group servers share: the options, the listening
+// socket, who may come in (and the polite refusal when not), the console (room events on
+// stdout, stdin lines said as <server>), and the self-pipe that turns SIGINT/SIGTERM into
+// something an event loop can wait for.
+//
+// The event-loop server (group_server.cpp: epoll, poll, select) and the thread-per-client
+// server (group_threads.cpp) differ only in how they wait; the room (core/chat_room) and
+// everything here is the same. Read: signal-safety(7), pipe(2), getrlimit(2).
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/chat_room.hpp"
+#include "core/cidr.hpp"
+#include "core/framing.hpp"
+#include "core/socket.hpp"
+
+namespace sockchat::cli {
+
+struct GroupOptions {
+  std::string host = "127.0.0.1";
+  std::string port = "8000";
+  int backlog = 128;
+  std::string framing = "line";
+  std::string io = "epoll";
+  std::size_t max_clients = 0;  // 0: as many as descriptors allow
+  std::size_t max_line = 4096;
+  std::size_t max_queue = 1 << 20;
+  double idle_timeout = 0;  // 0: never
+  std::vector<std::string> allow;
+  std::vector<std::string> deny;
+  bool echo = false;
+  std::string unix_path;
+
+  Framing framing_kind() const { return *parse_framing(framing); }
+  AccessList access() const;  // parses --allow/--deny; throws UsageError
+  ChatRoom::Options room() const { return {echo, max_line, idle_timeout}; }
+};
+
+// socket → setsockopt(SO_REUSEADDR) → bind → listen, nonblocking, and the "listening" event
+// with the real port (so --port 0 can be used: the kernel picks, we say which).
+Socket open_listener(const GroupOptions& options);
+void remove_unix_path(const GroupOptions& options);  // at exit, for --unix
+
+// Raises the soft RLIMIT_NOFILE to the hard limit (says so under --trace): one descriptor
+// per client, and the default soft limit (often 1024) would cap the room far too early.
+void raise_descriptor_limit();
+
+// The bytes on the wire for one line of the room: "line\n", or a length-prefixed frame.
+// Raw framing sends lines too: the tutorial's client prints whatever recv() returns.
+std::string wire(Framing framing, std::string_view line);
+// A raw message keeps what recv() returned; drop the sender's own line ending, if any.
+std::string_view without_line_ending(std::string_view message);
+
+// Why this peer may not join, or nullopt. `members`: clients in the room now.
+std::optional<std::string> refusal(const GroupOptions& options, const AccessList& access,
+                                   const Address& peer, std::size_t members);
+// Tells the client why ("! TEXT"), without waiting, then closes it; logs a "refused" event.
+void refuse(Socket& client, const Address& peer, std::string_view why, Framing framing);
+// TCP_NODELAY: a chat line must not wait for Nagle's algorithm and the peer's delayed ACK.
+void set_nodelay(Socket& client);
+
+// The console: room events as human lines or --json events.
+void show(const RoomEvent& event, std::string_view address = {});
+void show_listening(const Address& bound, const GroupOptions& options);
+struct GroupTotals {
+  std::uint64_t clients = 0, refused = 0, dropped = 0, messages = 0;
+};
+void show_summary(const GroupTotals& totals);
+
+// SIGINT and SIGTERM write a byte into a pipe; the loop watches its read end. A signal
+// handler may call only async-signal-safe functions, and write(2) is one of them. wake()
+// lets another thread (threads mode) nudge the loop the same way.
+class SignalPipe {
+ public:
+  SignalPipe();   // installs the handlers
+  ~SignalPipe();  // restores the defaults and closes the pipe
+  SignalPipe(const SignalPipe&) = delete;
+  SignalPipe& operator=(const SignalPipe&) = delete;
+  int fd() const { return read_fd_; }
+  bool drain();  // reads what is there; true if a signal (not just a wake()) arrived
+  void wake();
+
+ private:
+  int read_fd_ = -1;
+  int write_fd_ = -1;
+};
+
+// The console's stdin, read without blocking the loop; each line goes out as <server> TEXT.
+class ConsoleInput {
+ public:
+  // Feeds what read(0) returned; false at end of input (or error: the console is gone).
+  bool read_lines(std::vector<std::string>& lines);
+
+ private:
+  Decoder decoder_{Framing::line, 4096};
+};
+
+// An extra descriptor kept open to give back when accept() fails with EMFILE, so the
+// waiting client can be accepted, told "server full" and closed, instead of being left in
+// the backlog where the listener would stay readable and spin the loop (muduo's trick).
+class SpareDescriptor {
+ public:
+  SpareDescriptor() { reopen(); }
+  ~SpareDescriptor() { release(); }
+  SpareDescriptor(const SpareDescriptor&) = delete;
+  SpareDescriptor& operator=(const SpareDescriptor&) = delete;
+  void release();  // close(2) it: one descriptor free
+  bool reopen();   // open(2) /dev/null again; false if even that fails
+
+ private:
+  int fd_ = -1;
+};
+
+bool out_of_descriptors(int err);  // EMFILE or ENFILE
+
+// Accepts what waits in the backlog (at most `limit`, then the clients get a turn) and
+// hands each to `admit`. When accept() fails with EMFILE, the spare descriptor makes room to
+// accept, refuse with "! server full (out of file descriptors)", and close. Returns false if
+// even that failed: the caller stops watching the listener for a moment instead of spinning.
+using Admit = std::function<void(Socket socket, const Address& peer)>;
+bool accept_pending(Socket& listener, SpareDescriptor& spare, Framing framing, GroupTotals& totals,
+                    const Admit& admit, std::size_t limit = 64);
+
+}  // namespace sockchat::cli
