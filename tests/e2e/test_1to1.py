@@ -1,0 +1,708 @@
+"""End-to-end tests of `sockchat serve-1to1` and `sockchat connect` (the one-to-one chat).
+
+Both ends run on loopback; the server binds port 0 and the tests read the real port from
+its "listening on ADDRESS" line. Every wait is bounded and polls for its condition: no
+sleep stands in for "it is probably ready by now".
+Environment: SOCKCHAT (the binary), SOCKCHAT_SEED (the tutorial's Python programs).
+"""
+import hashlib
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+SOCKCHAT = os.environ.get("SOCKCHAT", "sockchat")
+SEED = os.environ.get("SOCKCHAT_SEED", os.path.join(os.path.dirname(__file__), "seed"))
+WAIT = 10.0  # seconds any single step may take before the test fails
+
+
+class Proc:
+    """A running process whose stdout and stderr are collected by threads (unless sent to a
+    file), so a test can wait for a line without ever blocking on a pipe."""
+
+    def __init__(self, args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, **kwargs):
+        self.args = args
+        self.p = subprocess.Popen(args, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
+                                  **kwargs)
+        self.out = bytearray()
+        self.err = bytearray()
+        self.cond = threading.Condition()
+        self.threads = []
+        for stream, buf in ((self.p.stdout, self.out), (self.p.stderr, self.err)):
+            if stream is not None:
+                t = threading.Thread(target=self._drain, args=(stream, buf), daemon=True)
+                t.start()
+                self.threads.append(t)
+
+    def _drain(self, stream, buf):
+        while True:
+            chunk = stream.read1(65536)
+            with self.cond:
+                if not chunk:
+                    self.cond.notify_all()
+                    return
+                buf += chunk
+                self.cond.notify_all()
+
+    def wait_for(self, pattern, stream="err", timeout=WAIT):
+        """Waits until `pattern` (bytes regex) appears in stdout or stderr; returns the match."""
+        buf = self.err if stream == "err" else self.out
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                m = re.search(pattern, bytes(buf))
+                if m:
+                    return m
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.p.poll() is not None and not self._draining()):
+                    raise AssertionError(
+                        "%r not seen in %s of %s\nstdout: %r\nstderr: %r"
+                        % (pattern, stream, self.args, bytes(self.out[-2000:]),
+                           bytes(self.err[-2000:])))
+                self.cond.wait(min(left, 0.1))
+
+    def _draining(self):
+        return any(t.is_alive() for t in self.threads)
+
+    def send(self, data):
+        self.p.stdin.write(data)
+        self.p.stdin.flush()
+
+    def close_stdin(self):
+        self.p.stdin.close()
+
+    def finish(self, timeout=WAIT):
+        """Waits for the exit; returns (status, stdout, stderr)."""
+        try:
+            status = self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("%s did not exit within %s s; stderr: %r"
+                                 % (self.args, timeout, bytes(self.err[-2000:])))
+        for t in self.threads:
+            t.join(timeout)
+        self._close_pipes()
+        return status, bytes(self.out), bytes(self.err)
+
+    def _close_pipes(self):
+        for stream in (self.p.stdin, self.p.stdout, self.p.stderr):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:  # a broken pipe while flushing what is left
+                    pass
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait(WAIT)
+        for t in self.threads:
+            t.join(WAIT)
+        self._close_pipes()
+
+
+def serve(*options, **kwargs):
+    """Starts serve-1to1 on a port the kernel picks; returns (proc, port)."""
+    args = [SOCKCHAT, "serve-1to1", "--port", "0", *options]
+    proc = Proc(args, **kwargs)
+    stream = "out" if "--json" in options else "err"
+    m = proc.wait_for(rb"listening on (\S+):(\d+)\n|\"port\":(\d+)", stream)
+    return proc, int(m.group(2) or m.group(3))
+
+
+def serve_unix(path, *options, **kwargs):
+    proc = Proc([SOCKCHAT, "serve-1to1", "--unix", path, *options], **kwargs)
+    proc.wait_for(rb"listening on unix:")
+    return proc
+
+
+def connect(*args, **kwargs):
+    return Proc([SOCKCHAT, "connect", *args], **kwargs)
+
+
+def have_ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def listening_on(port, timeout=WAIT):
+    """Polls /proc/net/tcp{,6} until something listens on `port` (state 0A), without
+    connecting: tools like nc -l serve only the first connection."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(table) as f:
+                    for line in f.readlines()[1:]:
+                        fields = line.split()
+                        if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A":
+                            return True
+            except OSError:
+                pass
+        time.sleep(0.01)  # polling a condition, with a deadline
+    return False
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def recv_until_eof(sock, timeout=WAIT):
+    sock.settimeout(timeout)
+    data = bytearray()
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return bytes(data)
+        data += chunk
+
+
+class OneToOne(unittest.TestCase):
+    """serve-1to1 ↔ connect, both directions, in pipes (the nc face)."""
+
+    def test_both_directions_then_both_exit_0(self):
+        server, port = serve()
+        client = connect("127.0.0.1", str(port))
+        server.wait_for(rb"client 127\.0\.0\.1:\d+ connected")
+        client.send(b"hello from the client\n")
+        server.wait_for(rb"hello from the client\n", "out")
+        server.send("你好 from the server\n".encode())
+        client.wait_for("你好 from the server\n".encode(), "out")
+        client.close_stdin()
+        server.close_stdin()
+        self.assertEqual(client.finish()[0], 0)
+        status, out, err = server.finish()
+        self.assertEqual(status, 0)
+        self.assertEqual(out, b"hello from the client\n")
+        self.assertRegex(err, rb"closed \(\d+ bytes sent, 22 received\)")
+
+    def test_bytes_pass_unchanged(self):
+        data = bytes(range(256)) * 64 + b"no newline at the end \x1b[31m"
+        server, port = serve(stdin=subprocess.DEVNULL)
+        client = connect("127.0.0.1", str(port))
+        client.send(data)
+        client.close_stdin()
+        self.assertEqual(client.finish()[0], 0)
+        status, out, _ = server.finish()
+        self.assertEqual((status, out), (0, data))
+
+
+class Bulk(unittest.TestCase):
+    """Tens of MiB, checked byte for byte, each way and both ways at once."""
+
+    SIZE = 24 * 1024 * 1024
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="sockchat-bulk-")
+        cls.a = os.path.join(cls.dir, "a")
+        cls.b = os.path.join(cls.dir, "b")
+        for path in (cls.a, cls.b):
+            with open(path, "wb") as f:
+                f.write(os.urandom(cls.SIZE))
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir)
+
+    def sha(self, path):
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest() if hasattr(
+                hashlib, "file_digest") else hashlib.sha256(f.read()).hexdigest()
+
+    def transfer(self, server_in, client_in, mode=()):
+        """Runs one connection with files on both stdins; returns the two outputs' paths."""
+        server_out = os.path.join(self.dir, "server.out")
+        client_out = os.path.join(self.dir, "client.out")
+        with open(server_in or os.devnull, "rb") as si, open(client_in or os.devnull, "rb") as ci, \
+                open(server_out, "wb") as so, open(client_out, "wb") as co:
+            server, port = serve(*mode, stdin=si, stdout=so)
+            client = connect("127.0.0.1", str(port), *mode, stdin=ci, stdout=co)
+            self.assertEqual(client.finish(60)[0], 0)
+            self.assertEqual(server.finish(60)[0], 0)
+        return server_out, client_out
+
+    def test_client_to_server(self):
+        server_out, client_out = self.transfer(None, self.a)
+        self.assertEqual(self.sha(server_out), self.sha(self.a))
+        self.assertEqual(os.path.getsize(client_out), 0)
+
+    def test_server_to_client(self):
+        server_out, client_out = self.transfer(self.a, None)
+        self.assertEqual(self.sha(client_out), self.sha(self.a))
+        self.assertEqual(os.path.getsize(server_out), 0)
+
+    def test_both_ways_at_once_does_not_deadlock(self):
+        # Each side sends while the other sends: a chat that blocked in send() until all
+        # was taken would wait forever for a peer that is itself blocked sending.
+        server_out, client_out = self.transfer(self.a, self.b)
+        self.assertEqual(self.sha(client_out), self.sha(self.a))
+        self.assertEqual(self.sha(server_out), self.sha(self.b))
+
+    def test_both_ways_nonblocking(self):
+        server_out, client_out = self.transfer(self.a, self.b, ("--nonblocking",))
+        self.assertEqual(self.sha(client_out), self.sha(self.a))
+        self.assertEqual(self.sha(server_out), self.sha(self.b))
+
+
+class HalfClose(unittest.TestCase):
+    """At stdin's end: shutdown(SHUT_WR), keep reading, exit when the peer closes."""
+
+    def test_server_answers_after_the_clients_half_close(self):
+        server, port = serve()
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+            s.sendall(b"question\n")
+            s.shutdown(socket.SHUT_WR)  # our FIN: the server reads end-of-file...
+            server.wait_for(rb"question\n", "out")
+            server.send(b"answer\n")  # ...and can still answer
+            server.close_stdin()  # its FIN
+            self.assertEqual(recv_until_eof(s), b"answer\n")
+        status, out, _ = server.finish()
+        self.assertEqual((status, out), (0, b"question\n"))
+
+    def test_connect_half_closes_and_reads_the_reply(self):
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            port = listener.getsockname()[1]
+            client = connect("127.0.0.1", str(port), stdin=subprocess.PIPE)
+            conn, _ = listener.accept()
+            with conn:
+                client.send(b"GET / HTTP/1.0\r\n\r\n")
+                client.close_stdin()
+                # Like a web server: read the whole request, up to the client's FIN.
+                self.assertEqual(recv_until_eof(conn), b"GET / HTTP/1.0\r\n\r\n")
+                conn.sendall(b"HTTP/1.0 200 OK\r\n\r\nbody")
+        status, out, _ = client.finish()
+        self.assertEqual((status, out), (0, b"HTTP/1.0 200 OK\r\n\r\nbody"))
+
+    def test_peer_half_close_does_not_cut_our_sending(self):
+        # The server's stdin is empty, so it half-closes at once; the client still sends
+        # everything it has, and the server still reads it.
+        server, port = serve(stdin=subprocess.DEVNULL)
+        client = connect("127.0.0.1", str(port))
+        client.wait_for(rb"connected to")
+        time_limit = time.monotonic() + WAIT
+        data = b"x" * 100000 + b"\n"
+        client.send(data)
+        client.close_stdin()
+        self.assertEqual(client.finish(time_limit - time.monotonic())[0], 0)
+        status, out, _ = server.finish()
+        self.assertEqual((status, out), (0, data))
+
+
+class Unix(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="sockchat-unix-")
+        self.path = os.path.join(self.dir, "chat.sock")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def test_chat_over_a_unix_socket_and_the_file_is_removed(self):
+        server = serve_unix(self.path, stdin=subprocess.DEVNULL)
+        client = connect("unix:" + self.path)
+        client.send(b"over unix\n")
+        client.close_stdin()
+        self.assertEqual(client.finish()[0], 0)
+        status, out, _ = server.finish()
+        self.assertEqual((status, out), (0, b"over unix\n"))
+        self.assertFalse(os.path.exists(self.path))
+
+    def test_a_stale_socket_file_is_replaced(self):
+        stale = socket.socket(socket.AF_UNIX)
+        stale.bind(self.path)  # then closed without unlink: a crashed server's leftover
+        stale.close()
+        server = serve_unix(self.path)
+        server.p.send_signal(signal.SIGTERM)
+        self.assertEqual(server.finish()[0], 0)
+        self.assertFalse(os.path.exists(self.path))
+
+    def test_a_live_server_is_not_taken_over(self):
+        with socket.socket(socket.AF_UNIX) as live:
+            live.bind(self.path)
+            live.listen(1)
+            status, _, err = Proc([SOCKCHAT, "serve-1to1", "--unix", self.path]).finish()
+            self.assertEqual(status, 1)
+            self.assertEqual(err.decode().strip(), "sockchat: bind unix:%s: EADDRINUSE "
+                             "(Address already in use)" % self.path)
+            self.assertTrue(os.path.exists(self.path))
+
+    def test_a_regular_file_is_not_removed(self):
+        with open(self.path, "w") as f:
+            f.write("precious")
+        status, _, err = Proc([SOCKCHAT, "serve-1to1", "--unix", self.path]).finish()
+        self.assertEqual(status, 1)
+        self.assertIn(b"EADDRINUSE", err)
+        with open(self.path) as f:
+            self.assertEqual(f.read(), "precious")
+
+
+@unittest.skipUnless(have_ipv6_loopback(), "no IPv6 loopback (::1) here")
+class IPv6(unittest.TestCase):
+    def test_chat_over_ipv6_loopback(self):
+        server, port = serve("--host", "::1", stdin=subprocess.DEVNULL)
+        self.assertIn(b"listening on [::1]:%d" % port, bytes(server.err))
+        client = connect("[::1]:%d" % port)  # the port attached, in brackets
+        client.send(b"six\n")
+        client.close_stdin()
+        self.assertEqual(client.finish()[0], 0)
+        status, out, err = server.finish()
+        self.assertEqual((status, out), (0, b"six\n"))
+        self.assertRegex(err, rb"client \[::1\]:\d+ connected")
+
+    def test_bare_ipv6_literal_with_a_separate_port(self):
+        server, port = serve("--host", "::1", stdin=subprocess.DEVNULL)
+        client = connect("::1", str(port), stdin=subprocess.DEVNULL)
+        self.assertEqual(client.finish()[0], 0)
+        self.assertEqual(server.finish()[0], 0)
+
+
+class Framings(unittest.TestCase):
+    def run_seed(self, name, port, **kwargs):
+        return Proc([sys.executable, "-u", os.path.join(SEED, name), "127.0.0.1", str(port)],
+                    **kwargs)
+
+    def test_raw_with_the_tutorials_client(self):
+        server, port = serve("--framing", "raw", "--json")
+        client = self.run_seed("one_to_one_client.py", port)
+        client.wait_for(rb"client connected", "out")
+        client.send(b"hello\n")  # the tutorial sends it without the newline
+        msg = server.wait_for(rb'\{"bytes":5,"event":"message".*\}\n', "out")
+        self.assertEqual(json.loads(msg.group(0))["text"], "hello")
+        server.send(b"hi there")
+        client.wait_for(rb"server: hi there", "out")
+        client.send(b"n\n")  # the tutorial's way to quit
+        self.assertEqual(client.finish()[0], 0)
+        server.close_stdin()
+        status, out, _ = server.finish()
+        self.assertEqual(status, 0)
+        events = [json.loads(line) for line in out.splitlines()]
+        self.assertEqual([e["event"] for e in events],
+                         ["listening", "connected", "message", "closed"])
+
+    def test_raw_with_the_tutorials_server(self):
+        port = free_port()
+        server = self.run_seed("one_to_one_server.py", port)
+        server.wait_for(rb"server started", "out")
+        client = connect("127.0.0.1", str(port), "--framing", "raw", "--json")
+        client.wait_for(rb'"event":"connected"', "out")
+        client.send(b"hello")
+        server.wait_for(rb"client: hello", "out")
+        server.send("回答\n".encode())
+        msg = client.wait_for(rb'\{[^\n]*"event":"message"[^\n]*\}\n', "out")
+        self.assertEqual(json.loads(msg.group(0))["text"], "回答")
+        server.kill()  # the tutorial's server loops forever
+        client.close_stdin()
+        self.assertEqual(client.finish()[0], 0)
+
+    def test_length_between_two_sockchats(self):
+        server, port = serve("--framing", "length")
+        client = connect("127.0.0.1", str(port), "--framing", "length")
+        client.send(b"one\ntwo words\n")
+        server.wait_for(rb"one\ntwo words\n", "out")
+        server.send(b"three\n")
+        client.wait_for(rb"three\n", "out")
+        client.close_stdin()
+        server.close_stdin()
+        self.assertEqual(client.finish()[0], 0)
+        self.assertEqual(server.finish()[0], 0)
+
+    def test_length_on_the_wire(self):
+        server, port = serve("--framing", "length")
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+            s.sendall(struct.pack(">I", 5) + b"hel")  # a frame cut in two
+            s.sendall(b"lo" + struct.pack(">I", 0))  # and an empty one
+            server.wait_for(rb"hello\n\n", "out")
+            server.send(b"abc\n")
+            server.close_stdin()
+            self.assertEqual(recv_until_eof(s), b"\x00\x00\x00\x03abc")
+        self.assertEqual(server.finish()[0], 0)
+
+
+class Observability(unittest.TestCase):
+    def test_trace_shows_the_recipe(self):
+        server, port = serve("--trace")
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+            s.sendall(b"hello\n")
+            server.wait_for(rb"hello\n", "out")
+        server.close_stdin()
+        status, _, err = server.finish()
+        self.assertEqual(status, 0)
+        lines = err.decode().splitlines()
+
+        def expect(pattern):
+            self.assertTrue(any(re.match(pattern, line) for line in lines),
+                            "no line matches %r in:\n%s" % (pattern, "\n".join(lines)))
+        expect(r"socket\(AF_INET, SOCK_STREAM, 0\) = (\d+)")
+        expect(r"setsockopt\(\d+, SOL_SOCKET, SO_REUSEADDR, 1\) = 0")
+        expect(r"bind\(\d+, 127\.0\.0\.1:0\) = 0  # s\.bind\(\('127\.0\.0\.1', 0\)\)")
+        expect(r"listen\(\d+, 5\) = 0")
+        expect(r"accept\(\d+\) = \d+ from 127\.0\.0\.1:\d+")
+        expect(r'recv\(\d+, 262144\) = 6 "hello\\n"')
+        expect(r"recv\(\d+, 262144\) = 0 \"\"")
+        expect(r"shutdown\(\d+, SHUT_WR\) = 0")
+
+    def test_json_events(self):
+        server, port = serve("--json")
+        client = connect("127.0.0.1", str(port), "--json")
+        client.send(b"line one\nline two\n")
+        server.wait_for(rb"line two", "out")
+        server.send(b"\xff not utf-8 \x1b\n")
+        client.wait_for(rb"not utf-8", "out")
+        client.close_stdin()
+        server.close_stdin()
+        for proc, role in ((client, "client"), (server, "server")):
+            status, out, err = proc.finish()
+            self.assertEqual(status, 0, err)
+            events = [json.loads(line) for line in out.decode().splitlines()]
+            kinds = [e["event"] for e in events]
+            self.assertEqual(kinds[-1], "closed", role)
+            self.assertIn("connected", kinds)
+            texts = [e["text"] for e in events if e["event"] == "message"]
+            if role == "server":
+                self.assertEqual(kinds[0], "listening")
+                self.assertEqual(events[0]["port"], port)
+                self.assertEqual(texts, ["line one", "line two"])
+            else:
+                self.assertEqual(texts, ["\ufffd not utf-8 \x1b"])
+
+
+class Modes(unittest.TestCase):
+    def test_accept_timeout(self):
+        # A unix socket in a private directory: on a shared machine a stray TCP connection
+        # (someone's port scan) could reach a loopback port and turn this into a recv timeout.
+        with tempfile.TemporaryDirectory(prefix="sockchat-timeout-") as tmp:
+            path = os.path.join(tmp, "s")
+            start = time.monotonic()
+            status, _, err = Proc([SOCKCHAT, "serve-1to1", "--unix", path, "--timeout", "0.3"],
+                                  stdin=subprocess.DEVNULL).finish()
+            elapsed = time.monotonic() - start
+        self.assertEqual(status, 1)
+        self.assertEqual(err.decode().splitlines()[-1],
+                         "sockchat: accept unix:%s: timed out after 0.3 s" % path)
+        self.assertGreaterEqual(elapsed, 0.3)
+        self.assertLess(elapsed, 5)
+
+    def test_idle_timeout_when_the_peer_says_nothing(self):
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            port = listener.getsockname()[1]
+            client = connect("127.0.0.1", str(port), "--timeout", "0.3")
+            conn, _ = listener.accept()
+            with conn:
+                status, _, err = client.finish()
+        self.assertEqual(status, 1)
+        self.assertEqual(err.decode().splitlines()[-1],
+                         "sockchat: recv 127.0.0.1:%d: timed out after 0.3 s" % port)
+
+    def test_a_timeout_is_not_fired_by_a_busy_connection(self):
+        server, port = serve("--timeout", "2", stdin=subprocess.DEVNULL)
+        client = connect("127.0.0.1", str(port), "--timeout", "2")
+        client.send(b"quick\n")
+        client.close_stdin()
+        self.assertEqual(client.finish()[0], 0)
+        self.assertEqual(server.finish()[:2], (0, b"quick\n"))
+
+    def test_nonblocking_shows_eagain_and_einprogress(self):
+        server, port = serve("--nonblocking", "--trace")
+        server.wait_for(rb"accept\(\d+\) = -1 EAGAIN")  # nobody in the queue yet
+        client = connect("127.0.0.1", str(port), "--nonblocking", "--trace")
+        client.send(b"nonblocking\n")
+        server.wait_for(rb"nonblocking\n", "out")
+        server.send(b"ok\n")
+        client.wait_for(rb"ok\n", "out")
+        client.close_stdin()
+        server.close_stdin()
+        self.assertEqual(client.finish()[0], 0)
+        self.assertEqual(server.finish()[0], 0)
+        self.assertRegex(bytes(server.err), rb"fcntl\(\d+, F_SETFL, O_NONBLOCK\) = 0")
+        self.assertRegex(bytes(client.err), rb"connect\(\d+, 127\.0\.0\.1:\d+\) = -1 EINPROGRESS")
+        self.assertRegex(bytes(client.err), rb"getsockopt\(\d+, SOL_SOCKET, SO_ERROR\) = 0")
+
+    def test_keep_open_serves_two_clients_in_turn(self):
+        server, port = serve("--keep-open", stdin=subprocess.DEVNULL)
+        for word in (b"first\n", b"second\n"):
+            client = connect("127.0.0.1", str(port))
+            client.send(word)
+            client.close_stdin()
+            self.assertEqual(client.finish()[0], 0)
+            server.wait_for(re.escape(word), "out")
+        server.wait_for(rb"(?s)closed.*closed")
+        server.p.send_signal(signal.SIGTERM)
+        status, out, _ = server.finish()
+        self.assertEqual((status, out), (0, b"first\nsecond\n"))
+
+    def test_keep_open_survives_a_client_reset(self):
+        server, port = serve("--keep-open", stdin=subprocess.DEVNULL)
+        s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.sendall(b"bye\n")
+        server.wait_for(rb"bye\n", "out")
+        s.close()  # SO_LINGER 0: an RST instead of a FIN
+        client = connect("127.0.0.1", str(port))
+        client.send(b"next\n")
+        client.close_stdin()
+        self.assertEqual(client.finish()[0], 0)
+        server.wait_for(rb"next\n", "out")
+        server.p.send_signal(signal.SIGINT)
+        self.assertEqual(server.finish()[0], 0)
+
+    def test_sigint_and_sigterm_exit_0(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            server, port = serve()  # waiting in accept
+            server.p.send_signal(sig)
+            self.assertEqual(server.finish()[0], 0)
+            server, port = serve()
+            client = connect("127.0.0.1", str(port))  # in the middle of a chat
+            server.wait_for(rb"connected")
+            client.wait_for(rb"connected")
+            client.p.send_signal(sig)
+            self.assertEqual(client.finish()[0], 0)
+            server.close_stdin()
+            self.assertEqual(server.finish()[0], 0)
+
+
+class Interop(unittest.TestCase):
+    """nc (netcat-openbsd) and ncat as the other end."""
+
+    def tool(self, name):
+        path = shutil.which(name)
+        if name == "nc" and path and "openbsd" not in os.path.realpath(path):
+            path = shutil.which("nc.openbsd")
+        if not path:
+            self.skipTest("%s is not installed" % name)
+        return path
+
+    def test_nc_client(self):
+        nc = self.tool("nc")
+        server, port = serve()
+        client = Proc([nc, "-N", "127.0.0.1", str(port)])  # -N: shutdown(SHUT_WR) at EOF
+        client.send(b"from nc\n")
+        server.wait_for(rb"from nc\n", "out")
+        server.send(b"to nc\n")
+        client.wait_for(rb"to nc\n", "out")
+        client.close_stdin()
+        server.close_stdin()
+        self.assertEqual(server.finish()[0], 0)
+        self.assertEqual(client.finish()[0], 0)
+
+    def test_nc_server(self):
+        nc = self.tool("nc")
+        port = free_port()
+        server = Proc([nc, "-l", "127.0.0.1", str(port)])
+        self.assertTrue(listening_on(port))
+        client = connect("127.0.0.1", str(port))
+        client.send(b"to nc -l\n")
+        server.wait_for(rb"to nc -l\n", "out")
+        server.send(b"from nc -l\n")
+        client.wait_for(rb"from nc -l\n", "out")
+        server.close_stdin()
+        server.kill()  # nc -l without -N never closes on its own
+        client.close_stdin()
+        self.assertEqual(client.finish()[0], 0)
+
+    def test_ncat_client_and_server(self):
+        ncat = self.tool("ncat")
+        server, port = serve(stdin=subprocess.DEVNULL)
+        client = Proc([ncat, "127.0.0.1", str(port)])  # ncat half-closes at EOF
+        client.send(b"from ncat\n")
+        client.close_stdin()
+        self.assertEqual(client.finish()[0], 0)
+        self.assertEqual(server.finish()[:2], (0, b"from ncat\n"))
+
+        port = free_port()
+        server = Proc([ncat, "-l", "127.0.0.1", str(port)], stdin=subprocess.DEVNULL)
+        self.assertTrue(listening_on(port))
+        client = connect("127.0.0.1", str(port))
+        client.send(b"to ncat -l\n")
+        client.close_stdin()
+        self.assertEqual(server.finish()[:2], (0, b"to ncat -l\n"))
+        self.assertEqual(client.finish()[0], 0)
+
+
+class Terminal(unittest.TestCase):
+    """connect on a pseudo-terminal: the chat face."""
+
+    def setUp(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.master, slave = pty.openpty()
+        env = dict(os.environ, NO_COLOR="1")
+        self.proc = subprocess.Popen(
+            [SOCKCHAT, "connect", "127.0.0.1", str(self.port), "--nick", "ann"],
+            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+        os.close(slave)
+        self.screen = b""
+        self.conn, _ = self.listener.accept()
+        self.conn.settimeout(WAIT)
+
+    def tearDown(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(WAIT)
+        self.conn.close()
+        self.listener.close()
+        os.close(self.master)
+
+    def read_screen(self, pattern):
+        deadline = time.monotonic() + WAIT
+        while not re.search(pattern, self.screen):
+            left = deadline - time.monotonic()
+            self.assertGreater(left, 0, "%r not on screen: %r" % (pattern, self.screen))
+            if select.select([self.master], [], [], left)[0]:
+                try:
+                    self.screen += os.read(self.master, 65536)
+                except OSError:  # EIO: the program has exited
+                    break
+        return re.search(pattern, self.screen)
+
+    def recv_line(self):
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = self.conn.recv(1)
+            self.assertTrue(chunk, "connection closed")
+            data += chunk
+        return data
+
+    def test_chat_on_a_terminal(self):
+        self.assertEqual(self.recv_line(), b"/nick ann\n")  # --nick goes first
+        self.read_screen(rb"> ")
+        os.write(self.master, "half-typ😀".encode())
+        self.read_screen("half-typ😀".encode())
+        # A message arrives mid-line: shown above it, escapes made visible, and the line
+        # being typed drawn again after it.
+        self.conn.sendall(b"<bob> hi \x1b[2J\x07 there\n")
+        self.read_screen(rb"<bob> hi \^\[\[2J\^G there\r?\n> half-typ\xf0\x9f\x98\x80")
+        self.assertNotIn(b"\x1b[2J", self.screen)
+        os.write(self.master, b"\x7f\x7fed\r")  # backspace over the emoji and a letter
+        self.assertEqual(self.recv_line(), b"half-tyed\n")
+        os.write(self.master, b"\x04")  # Ctrl-D on an empty line: end of input
+        self.assertEqual(recv_until_eof(self.conn), b"")  # our FIN
+        self.conn.close()  # the peer leaves: the chat is over
+        self.assertEqual(self.proc.wait(WAIT), 0)
+
+    def test_peer_leaving_ends_the_chat(self):
+        self.recv_line()
+        self.conn.sendall(b"bye\n")
+        self.conn.close()
+        self.read_screen(rb"closed")
+        self.assertEqual(self.proc.wait(WAIT), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
