@@ -1,0 +1,308 @@
+// The group chat's rules, driven without any socket: names, guest numbering, every
+// command, who receives what, renames and collisions, /msg to an unknown name, /quit,
+// and the length limit's message.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <set>
+
+#include "core/chat_room.hpp"
+
+using namespace sockchat;
+
+namespace {
+
+// A room with members 1..n, recording what each would receive (deliveries expanded the
+// way a server does).
+struct Room {
+  explicit Room(int n = 0, ChatRoom::Options options = {}) : room(options) {
+    for (int i = 1; i <= n; ++i) join(i);
+  }
+
+  std::string join(ClientId id) {
+    Outcome out;
+    std::string name = room.join(id, out);
+    members.insert(id);
+    deliver(out);
+    return name;
+  }
+  void say(ClientId id, std::string_view line) {
+    Outcome out;
+    room.receive(id, line, out);
+    quit = out.quit;
+    deliver(out);
+  }
+  void leave(ClientId id, LeaveReason why) {
+    Outcome out;
+    room.leave(id, why, out);
+    members.erase(id);
+    deliver(out);
+  }
+  void deliver(const Outcome& out) {
+    events.insert(events.end(), out.events.begin(), out.events.end());
+    for (const Delivery& d : out.deliveries) {
+      if (d.audience == Audience::one) {
+        inbox[d.client].push_back(d.line);
+        continue;
+      }
+      for (ClientId m : members) {
+        if (d.audience == Audience::everyone || m != d.client) inbox[m].push_back(d.line);
+      }
+    }
+  }
+  // Takes (and forgets) what `id` received so far.
+  std::vector<std::string> take(ClientId id) { return std::exchange(inbox[id], {}); }
+  void clear() {
+    inbox.clear();
+    events.clear();
+  }
+
+  ChatRoom room;
+  std::set<ClientId> members;
+  std::map<ClientId, std::vector<std::string>> inbox;
+  std::vector<RoomEvent> events;
+  bool quit = false;
+};
+
+using Lines = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("new clients are guest1, guest2... welcomed, and announced to the others", "[room]") {
+  Room r;
+  CHECK(r.join(10) == "guest1");
+  CHECK(r.join(20) == "guest2");
+  CHECK(r.take(10) == Lines{"* welcome, guest1; /help lists commands", "* guest2 joined"});
+  CHECK(r.take(20) == Lines{"* welcome, guest2; /help lists commands"});
+  REQUIRE(r.events.size() == 2);
+  CHECK(r.events[1].kind == RoomEvent::Kind::joined);
+  CHECK(r.events[1].name == "guest2");
+}
+
+TEST_CASE("guest numbers skip a name someone picked with /nick", "[room][nick]") {
+  Room r(1);
+  r.say(1, "/nick guest2");
+  CHECK(r.join(2) == "guest3");
+}
+
+TEST_CASE("a message goes to everyone but its sender, prefixed once", "[room]") {
+  Room r(3);
+  r.clear();
+  r.say(1, "hello 你好");
+  CHECK(r.take(1).empty());
+  CHECK(r.take(2) == Lines{"<guest1> hello 你好"});
+  CHECK(r.take(3) == Lines{"<guest1> hello 你好"});
+  CHECK(r.room.messages() == 1);
+}
+
+TEST_CASE("--echo sends a message back to its sender too", "[room]") {
+  Room r(2, {true, 4096, 0});
+  r.clear();
+  r.say(1, "hi");
+  CHECK(r.take(1) == Lines{"<guest1> hi"});
+  CHECK(r.take(2) == Lines{"<guest1> hi"});
+}
+
+TEST_CASE("bytes are relayed as they are: invalid UTF-8 and NUL included", "[room]") {
+  Room r(2);
+  r.clear();
+  const std::string odd("a\xff\xfe\0b", 5);
+  r.say(1, odd);
+  CHECK(r.take(2) == Lines{"<guest1> " + odd});
+}
+
+TEST_CASE("an empty line says nothing; //text says /text", "[room]") {
+  Room r(2);
+  r.clear();
+  r.say(1, "");
+  r.say(1, "//not a command");
+  CHECK(r.take(2) == Lines{"<guest1> /not a command"});
+}
+
+TEST_CASE("/nick renames, and everyone hears it", "[room][nick]") {
+  Room r(2);
+  r.clear();
+  r.say(1, "/nick alice");
+  CHECK(r.take(1) == Lines{"* guest1 is now known as alice"});
+  CHECK(r.take(2) == Lines{"* guest1 is now known as alice"});
+  CHECK(r.room.name_of(1) == "alice");
+  REQUIRE(r.events.back().kind == RoomEvent::Kind::nick);
+  CHECK(r.events.back().text == "alice");
+  r.say(1, "hi");
+  CHECK(r.take(2) == Lines{"<alice> hi"});
+}
+
+TEST_CASE("/nick refuses a taken name, ignoring case", "[room][nick]") {
+  Room r(2);
+  r.say(1, "/nick alice");
+  r.clear();
+  r.say(2, "/nick Alice");
+  CHECK(r.take(2) == Lines{"! name taken"});
+  CHECK(r.take(1).empty());
+  CHECK(r.room.name_of(2) == "guest2");
+}
+
+TEST_CASE("/nick frees the old name for others", "[room][nick]") {
+  Room r(2);
+  r.say(1, "/nick alice");
+  r.say(1, "/nick robert");
+  r.clear();
+  r.say(2, "/nick alice");
+  CHECK(r.take(2) == Lines{"* guest2 is now known as alice"});
+}
+
+TEST_CASE("/nick checks the name's rules", "[room][nick]") {
+  Room r(1);
+  r.clear();
+  for (const char* bad : {"/nick a b", "/nick server", "/nick ab\x1b[2J"}) {
+    r.say(1, bad);
+    const auto got = r.take(1);
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].starts_with("! invalid name"));
+  }
+  r.say(1, "/nick");
+  CHECK(r.take(1) == Lines{"! usage: /nick NAME"});
+  r.say(1, "/nick " + std::string(33, 'x'));
+  CHECK(r.take(1)[0].starts_with("! invalid name"));
+  r.say(1, "/nick guest1");
+  CHECK(r.take(1) == Lines{"! you are already guest1"});
+}
+
+TEST_CASE("valid_name: 1 to 32 characters, no spaces or controls", "[room][nick]") {
+  CHECK(valid_name("a"));
+  CHECK(valid_name(std::string(32, 'x')));
+  CHECK_FALSE(valid_name(std::string(33, 'x')));
+  CHECK(valid_name("王小明"));                      // 3 characters, 9 bytes
+  CHECK(valid_name(std::string(32 * 3 / 3, 'y')));  // characters, not bytes, are counted
+  std::string chinese;
+  for (int i = 0; i < 32; ++i) chinese += "字";
+  CHECK(valid_name(chinese));
+  CHECK_FALSE(valid_name(chinese + "字"));
+  CHECK_FALSE(valid_name(""));
+  CHECK_FALSE(valid_name("a b"));
+  CHECK_FALSE(valid_name("tab\there"));
+  CHECK_FALSE(valid_name("del\x7f"));
+  CHECK_FALSE(valid_name("c1\xc2\x85"));  // U+0085, a C1 control
+  CHECK_FALSE(valid_name("bad\xff"));     // not UTF-8
+  CHECK_FALSE(valid_name("Server"));
+  CHECK(name_key("AbC") == "abc");
+}
+
+TEST_CASE("/who lists every name in one notice, to the asker only", "[room][who]") {
+  Room r(3);
+  r.say(2, "/nick bob");
+  r.clear();
+  r.say(3, "/who");
+  CHECK(r.take(3) == Lines{"* 3 online: guest1, bob, guest3"});
+  CHECK(r.take(1).empty());
+}
+
+TEST_CASE("/msg reaches its addressee alone", "[room][msg]") {
+  Room r(3);
+  r.say(2, "/nick bob");
+  r.clear();
+  r.say(1, "/msg BOB psst, hi");
+  CHECK(r.take(2) == Lines{"<guest1> (private) psst, hi"});
+  CHECK(r.take(1).empty());
+  CHECK(r.take(3).empty());
+}
+
+TEST_CASE("/msg to an unknown name, or without text, is an error", "[room][msg]") {
+  Room r(2);
+  r.clear();
+  r.say(1, "/msg nobody hi");
+  CHECK(r.take(1) == Lines{"! no such name: nobody"});
+  r.say(1, "/msg guest2");
+  CHECK(r.take(1) == Lines{"! usage: /msg NAME TEXT"});
+  CHECK(r.take(2).empty());
+}
+
+TEST_CASE("/me is an action for the others", "[room][me]") {
+  Room r(2);
+  r.clear();
+  r.say(1, "/me waves");
+  CHECK(r.take(2) == Lines{"* guest1 waves"});
+  CHECK(r.take(1).empty());
+  r.say(1, "/me");
+  CHECK(r.take(1) == Lines{"! usage: /me TEXT"});
+}
+
+TEST_CASE("/help answers the asker with one notice", "[room][help]") {
+  Room r(2);
+  r.clear();
+  r.say(1, "/help");
+  const auto got = r.take(1);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].starts_with("* commands: /nick NAME"));
+  CHECK(got[0].find("/quit") != std::string::npos);
+  CHECK(r.take(2).empty());
+}
+
+TEST_CASE("/quit says goodbye, leaves, and asks the server to close", "[room][quit]") {
+  Room r(2);
+  r.clear();
+  r.say(1, "/quit");
+  CHECK(r.quit);
+  CHECK(r.take(1) == Lines{"* bye, guest1"});
+  CHECK(r.take(2) == Lines{"* guest1 left"});
+  CHECK_FALSE(r.room.contains(1));
+}
+
+TEST_CASE("an unknown command is named in the error", "[room]") {
+  Room r(1);
+  r.clear();
+  r.say(1, "/dance now");
+  CHECK(r.take(1) == Lines{"! unknown command /dance (try /help)"});
+  r.say(1, "/WHO");  // commands ignore case
+  CHECK(r.take(1) == Lines{"* 1 online: guest1"});
+}
+
+TEST_CASE("leaving tells the others why, and frees the name", "[room][leave]") {
+  Room r(3);
+  r.say(1, "/nick alice");
+  r.say(2, "/nick bob");
+  r.clear();
+  r.leave(1, LeaveReason::closed);
+  r.leave(2, LeaveReason::too_slow);
+  CHECK(r.take(3) == Lines{"* alice left", "* bob dropped (too slow)"});
+  CHECK(r.room.size() == 1);
+  r.say(3, "/nick alice");
+  CHECK(r.room.name_of(3) == "alice");
+  r.leave(99, LeaveReason::closed);  // unknown: nothing happens
+  CHECK(r.room.size() == 1);
+}
+
+TEST_CASE("too long and idle: the limits are explained with their values", "[room][limits]") {
+  Room r(2, {false, 100, 2.5});
+  r.clear();
+  Outcome out;
+  r.room.too_long(1, out);
+  r.deliver(out);
+  CHECK(r.take(1) == Lines{"! line too long (max 100 bytes)"});
+  CHECK(r.room.contains(1));  // it stays
+  out.clear();
+  r.room.idle(1, out);
+  r.deliver(out);
+  CHECK(r.take(1) == Lines{"! idle for 2.5 s, disconnecting"});
+  CHECK(r.take(2) == Lines{"* guest1 left (idle)"});
+  CHECK_FALSE(r.room.contains(1));
+}
+
+TEST_CASE("the console speaks as <server>; shutdown reaches everyone", "[room]") {
+  Room r(2);
+  r.clear();
+  Outcome out;
+  r.room.announce("class starts", out);
+  r.room.shutdown(out);
+  r.deliver(out);
+  CHECK(r.take(1) == Lines{"<server> class starts", "* server shutting down"});
+  CHECK(r.take(2) == Lines{"<server> class starts", "* server shutting down"});
+}
+
+TEST_CASE("lines from a client that is not in the room are ignored", "[room]") {
+  Room r(1);
+  r.clear();
+  r.say(42, "hello");
+  CHECK(r.take(1).empty());
+  CHECK(r.room.messages() == 0);
+}
