@@ -287,6 +287,9 @@ def check_files(paths, bin_dirs):
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([os.path.abspath(d) for d in bin_dirs] + [env.get("PATH", "")])
     env.update({"NO_COLOR": "1", "LC_ALL": "C.UTF-8", "COLUMNS": "100"})
+    # $SEED: the tutorial's own Python programs, which lessons run to show their defects.
+    env["SEED"] = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e",
+                               "seed")
     failures, ran, skipped = [], 0, 0
     for path in paths:
         with open(path, encoding="utf-8") as f:

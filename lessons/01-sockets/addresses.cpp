@@ -37,10 +37,10 @@ int main() {
   make(AF_INET6, SOCK_STREAM);  // TCP over IPv6
   make(AF_UNIX, SOCK_STREAM);   // a local socket, named by a path (lesson 11)
 
-  show("127.0.0.1", 8000);
-  show("::1", 8000);
+  show("127.0.0.1", 80);
+  show("::1", 80);
   show("unix:/tmp/chat.sock", 0);
-  show("localhost", 8000);
+  show("localhost", 80);
 
   // A socket has no address until bind(); port 0 asks the kernel for any free port.
   Socket s(AF_INET, SOCK_STREAM);
