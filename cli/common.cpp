@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -80,10 +81,20 @@ Timeout ModeOptions::to_timeout() const {
   return std::nullopt;
 }
 
+// A number of seconds >= 0. (CLI::NonNegativeNumber's message prints DBL_MAX in full.)
+static std::string check_seconds(std::string& text) {
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !std::isfinite(value) || value < 0) {
+    return "expected a number of seconds >= 0, got " + text;
+  }
+  return {};
+}
+
 void add_mode_options(CLI::App& sub, ModeOptions& mode) {
   sub.add_option("--timeout", mode.timeout,
                  "seconds a blocking call may wait, like Python's settimeout(S)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Validator(check_seconds, "SECONDS"));
   sub.add_flag("--nonblocking", mode.nonblocking,
                "nonblocking sockets on a poll loop, like setblocking(False)");
 }
