@@ -75,7 +75,7 @@ class Usage(unittest.TestCase):
         self.expect_usage(["serve-1to1", "--unix", "/tmp/s", "--port", "1"],
                           "sockchat: --port excludes --unix")
         self.expect_usage(["connect", "h", "--timeout", "1", "--nonblocking"],
-                          "sockchat: --nonblocking excludes --timeout")
+                          "sockchat: --timeout excludes --nonblocking")
 
     def test_version_and_help(self):
         status, out, _ = run("--version")
