@@ -57,6 +57,9 @@ int main() {
   // 4. Two messages sent separately can arrive in one recv().
   client.sendall("one\n");
   client.sendall("two\n");
+  char peek[16];  // MSG_PEEK looks without taking: wait (bounded) until both have arrived
+  for (int i = 0; i < 1000000 && conn.recv(peek, sizeof peek, MSG_PEEK) < 8; ++i) {
+  }
   const std::string both = conn.recv(1024);
   std::printf("two sends, one recv: %s\n", trace::quote(both).c_str());
   lines.feed(both);
