@@ -150,7 +150,9 @@ std::string Address::to_string() const {
     case AF_UNIX:
       return size_ > offsetof(sockaddr_un, sun_path) ? "unix:" + host() : "unix:(unnamed)";
     default:
-      return "(none)";
+      // A sockaddr whose family is AF_UNSPEC: what connect(2) takes to dissolve a
+      // connection (see connect(2)); no address at all otherwise.
+      return size_ > 0 && family() == AF_UNSPEC ? "AF_UNSPEC" : "(none)";
   }
 }
 
