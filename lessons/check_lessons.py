@@ -8,7 +8,7 @@ A lesson cannot rot if what it tells students to type is run on every build. The
   $ COMMAND                  run with bash -c; its stdout and stderr, merged as on a
   expected output            terminal, must match the lines up to the next "$ "
   $ COMMAND &                a background job (%1, %2...): the lines after it are waited
-  expected first lines       for in its output (readiness), up to --wait seconds
+  expected lines             for in its output (readiness: they may follow other lines)
   $ kill [-INT] %N           signal a job, then wait for it to exit; the lines after it are
   $ wait [%N]                what the job printed since it was last checked
   ```
@@ -112,8 +112,8 @@ def match(expected, actual, prefix=False):
     act = [normalise(line) for line in actual]
     while act and act[-1] == "":
         act.pop()
-    if prefix:
-        exp = exp + ["..."]
+    if prefix:  # the lines may come after others, and more may follow
+        exp = ["..."] + exp + ["..."]
     regexes = [None if e == "..." else line_regex(e) for e in exp]
 
     memo = {}
@@ -288,6 +288,7 @@ def run_block(block, env):
             except Failure as e:
                 if not SHOW:  # an author looking at the output wants every step
                     raise Failure(f"{block.path}:{step.line_no}: {e}") from None
+                print(f"FAIL {block.path}:{step.line_no}: {e}")
     finally:
         for job in jobs:
             job.stop()
@@ -379,6 +380,7 @@ class SelfTest(unittest.TestCase):
     def test_prefix(self):
         self.assertTrue(match(["listening"], ["listening", "more"], prefix=True))
         self.assertFalse(match(["listening"], [], prefix=True))
+        self.assertTrue(match(["listening"], ["socket()", "listening"], prefix=True))
 
     def test_parse(self):
         text = "x\n```console\n$ echo a &\na\n$ kill %1\n```\n```console nocheck\n$ z\n```\n"
