@@ -2,8 +2,9 @@
 //
 // Python's settimeout(S) is implemented the same way in CPython: the descriptor is
 // nonblocking, and a call that would block first waits in poll() for at most what is left
-// of S. We do not use SO_RCVTIMEO: it covers recv and send only (not connect or accept),
-// and it restarts its clock on every partial transfer. Read: poll(2).
+// of S. We do not use SO_RCVTIMEO: connect only gets EINPROGRESS from it, its EAGAIN cannot
+// be told from nonblocking mode, and it restarts its clock on every partial transfer
+// (docs/timeouts.md). Read: poll(2), socket(7) SO_RCVTIMEO.
 #pragma once
 
 #include <chrono>
