@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -94,8 +95,8 @@ std::string Socket::timed_out_result() const {
 }
 
 template <typename Syscall>
-auto Socket::retry(const char* call, const std::string& address, short events,
-                   const Deadline& deadline, const trace::Call& t, Syscall syscall) {
+auto Socket::retry(const char* call, const Address* to, short events, const Deadline& deadline,
+                   const trace::Call& t, Syscall syscall) {
   for (;;) {
     const auto n = syscall();
     if (n >= 0) return n;
@@ -104,10 +105,10 @@ auto Socket::retry(const char* call, const std::string& address, short events,
     if (would_block(err) && waits()) {
       if (wait_ready(fd_, events, deadline)) continue;
       t.fail(timed_out_result());
-      throw TimeoutError(call, address, *timeout_);
+      throw TimeoutError(call, to ? to->to_string() : peer_, *timeout_);
     }
     t.fail(err);
-    throw_socket_error(call, address, err);
+    throw_socket_error(call, to ? to->to_string() : peer_, err);
   }
 }
 
@@ -135,15 +136,16 @@ void Socket::listen(int backlog) {
 }
 
 std::pair<Socket, Address> Socket::accept() {
-  trace::Call t("accept", std::to_string(fd_), "conn, addr = s.accept()");
+  trace::Call t("accept");
+  if (t.on()) t.describe(std::to_string(fd_), "conn, addr = s.accept()");
   sockaddr_storage peer{};
   socklen_t len = sizeof peer;
-  const int fd = retry("accept", {}, POLLIN, Deadline(timeout_), t, [&] {
+  const int fd = retry("accept", nullptr, POLLIN, Deadline(timeout_), t, [&] {
     len = sizeof peer;
     return ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
   });
   Address from = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&peer), len);
-  t.ok(fmt::format("{} from {}", fd, from.to_string()));
+  if (t.on()) t.ok(fmt::format("{} from {}", fd, from.to_string()));
   Socket conn(Adopted{}, fd, family_, type_);
   conn.peer_ = from.to_string();
   return {std::move(conn), std::move(from)};
@@ -211,12 +213,12 @@ int Socket::connect_ex(const Address& address) {
 // Data.
 
 std::size_t Socket::recv(char* buffer, std::size_t size, int flags) {
-  trace::Call t("recv", fmt::format("{}, {}", fd_, size), fmt::format("s.recv({})", size));
-  const ssize_t n = retry("recv", peer_, POLLIN, Deadline(timeout_), t,
+  // recv and send are the hot path: their trace text is built only when tracing is on.
+  trace::Call t("recv");
+  if (t.on()) t.describe(fmt::format("{}, {}", fd_, size), fmt::format("s.recv({})", size));
+  const ssize_t n = retry("recv", nullptr, POLLIN, Deadline(timeout_), t,
                           [&] { return ::recv(fd_, buffer, size, flags); });
-  if (trace::enabled()) {
-    t.ok(fmt::format("{} {}", n, trace::quote({buffer, static_cast<std::size_t>(n)})));
-  }
+  if (t.on()) t.ok(fmt::format("{} {}", n, trace::quote({buffer, static_cast<std::size_t>(n)})));
   return static_cast<std::size_t>(n);
 }
 
@@ -231,14 +233,17 @@ std::size_t Socket::send(std::string_view data, int flags) {
 }
 
 std::size_t Socket::send_until(std::string_view data, int flags, const Deadline& deadline) {
-  trace::Call t("send", fmt::format("{}, {}", fd_, trace::quote(data)),
-                fmt::format("s.send({})", data.size() <= 32 ? "b" + trace::quote(data) : "data"));
+  trace::Call t("send");
+  if (t.on()) {
+    t.describe(fmt::format("{}, {}", fd_, trace::quote(data)),
+               fmt::format("s.send({})", data.size() <= 32 ? "b" + trace::quote(data) : "data"));
+  }
   // MSG_NOSIGNAL: a peer that has gone away is an EPIPE error here, not a SIGPIPE that
   // kills the whole process.
-  const ssize_t n = retry("send", peer_, POLLOUT, deadline, t, [&] {
+  const ssize_t n = retry("send", nullptr, POLLOUT, deadline, t, [&] {
     return ::send(fd_, data.data(), data.size(), flags | MSG_NOSIGNAL);
   });
-  t.ok(std::to_string(n));
+  t.ok(n);
   return static_cast<std::size_t>(n);
 }
 
@@ -264,15 +269,17 @@ void Socket::sendall(std::string_view data) {
 }
 
 Datagram Socket::recvfrom(char* buffer, std::size_t size, int flags) {
-  trace::Call t("recvfrom", fmt::format("{}, {}", fd_, size),
-                fmt::format("data, addr = s.recvfrom({})", size));
+  trace::Call t("recvfrom");
+  if (t.on()) {
+    t.describe(fmt::format("{}, {}", fd_, size), fmt::format("data, addr = s.recvfrom({})", size));
+  }
   sockaddr_storage from{};
   socklen_t len = sizeof from;
   // MSG_TRUNC makes the kernel return the datagram's real length, so a datagram larger
   // than the buffer is reported instead of silently cut (see udp(7)). Not on TCP: there
   // MSG_TRUNC means "throw the bytes away" (tcp(7)).
   const int trunc = is_stream(type_) ? 0 : MSG_TRUNC;
-  const ssize_t n = retry("recvfrom", peer_, POLLIN, Deadline(timeout_), t, [&] {
+  const ssize_t n = retry("recvfrom", nullptr, POLLIN, Deadline(timeout_), t, [&] {
     len = sizeof from;
     return ::recvfrom(fd_, buffer, size, flags | trunc, reinterpret_cast<sockaddr*>(&from), &len);
   });
@@ -280,7 +287,7 @@ Datagram Socket::recvfrom(char* buffer, std::size_t size, int flags) {
   d.full_size = static_cast<std::size_t>(n);
   d.size = std::min(d.full_size, size);
   d.from = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&from), len);
-  if (trace::enabled()) {
+  if (t.on()) {
     t.ok(fmt::format("{} {} from {}{}", n, trace::quote({buffer, d.size}), d.from.to_string(),
                      d.truncated() ? " (truncated)" : ""));
   }
@@ -288,12 +295,15 @@ Datagram Socket::recvfrom(char* buffer, std::size_t size, int flags) {
 }
 
 std::size_t Socket::sendto(std::string_view data, const Address& to, int flags) {
-  trace::Call t("sendto", fmt::format("{}, {}, {}", fd_, trace::quote(data), to.to_string()),
-                fmt::format("s.sendto(data, {})", to.to_python()));
-  const ssize_t n = retry("sendto", to.to_string(), POLLOUT, Deadline(timeout_), t, [&] {
+  trace::Call t("sendto");
+  if (t.on()) {
+    t.describe(fmt::format("{}, {}, {}", fd_, trace::quote(data), to.to_string()),
+               fmt::format("s.sendto(data, {})", to.to_python()));
+  }
+  const ssize_t n = retry("sendto", &to, POLLOUT, Deadline(timeout_), t, [&] {
     return ::sendto(fd_, data.data(), data.size(), flags | MSG_NOSIGNAL, to.data(), to.size());
   });
-  t.ok(std::to_string(n));
+  t.ok(n);
   return static_cast<std::size_t>(n);
 }
 
@@ -318,6 +328,28 @@ void Socket::shutdown(int how) {
     throw_socket_error("shutdown", peer_, errno);
   }
   t.ok("0");
+}
+
+std::size_t Socket::sendfile(int in_fd, std::size_t count) {
+  trace::Call t("sendfile", fmt::format("{}, {}, NULL, {}", fd_, in_fd, count),
+                "s.sendfile(file)");
+  const Deadline deadline(timeout_);
+  for (;;) {
+    const ssize_t n = ::sendfile(fd_, in_fd, nullptr, count);
+    if (n >= 0) {
+      t.ok(std::to_string(n));
+      return static_cast<std::size_t>(n);
+    }
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (would_block(err) && waits()) {
+      if (wait_ready(fd_, POLLOUT, deadline)) continue;
+      t.fail(timed_out_result());
+      throw TimeoutError("sendfile", peer_, *timeout_);
+    }
+    t.fail(err);
+    throw_socket_error("sendfile", peer_, err);
+  }
 }
 
 // ---------------------------------------------------------------------------------------

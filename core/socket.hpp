@@ -87,15 +87,19 @@ class Socket {
 
   // Not in the tutorial's table, but every netcat needs it: half-close (SHUT_WR sends FIN).
   void shutdown(int how);  // shutdown(2)
+  // Python's s.sendfile(file) (one call of it): up to `count` bytes from the file `in_fd`,
+  // from its current offset, handed to the socket by the kernel without passing through
+  // our memory. Returns the bytes sent; 0 at the file's end.
+  std::size_t sendfile(int in_fd, std::size_t count);  // sendfile(2)
 
  private:
   struct Adopted {};
   Socket(Adopted, int fd, int family, int type) noexcept : fd_(fd), family_(family), type_(type) {}
   // Runs `syscall` until it succeeds, honouring the mode: EINTR is retried, EAGAIN waits
   // for `events` until `deadline` (timeout mode) or throws WouldBlockError (nonblocking).
-  // Errors name `call` and `address`.
+  // Errors name `call` and the address `to` (sendto), else the peer.
   template <typename Syscall>
-  auto retry(const char* call, const std::string& address, short events, const Deadline& deadline,
+  auto retry(const char* call, const Address* to, short events, const Deadline& deadline,
              const trace::Call& t, Syscall syscall);
   // connect(2) in the current mode. Returns errno (0: connected); `timed_out` tells our own
   // deadline apart from the kernel's ETIMEDOUT (SYNs unanswered for minutes).

@@ -206,12 +206,23 @@ std::string option_name(int level, int option) {
 }
 
 Call::Call(std::string_view name, std::string args, std::string python)
-    : name_(name), args_(std::move(args)), python_(std::move(python)) {
-  if (enabled()) start_ = std::chrono::steady_clock::now();
+    : name_(name), args_(std::move(args)), python_(std::move(python)), on_(enabled()) {
+  if (on_) start_ = std::chrono::steady_clock::now();
+}
+
+Call::Call(std::string_view name) : Call(name, {}, {}) {}
+
+void Call::describe(std::string args, std::string python) {
+  args_ = std::move(args);
+  python_ = std::move(python);
 }
 
 void Call::ok(std::string_view result) const {
   finish(result);
+}
+
+void Call::ok(long long result) const {
+  if (enabled()) finish(std::to_string(result));
 }
 
 void Call::fail(int err) const {
@@ -223,7 +234,7 @@ void Call::fail(std::string_view why) const {
 }
 
 void Call::finish(std::string_view result) const {
-  if (!enabled()) return;
+  if (!on_ || !enabled()) return;  // on for the whole call, or no line at all
   std::string line = fmt::format("{}({}) = {}", name_, args_, result);
   if (!python_.empty()) line += "  # " + python_;
   const std::chrono::duration<double> waited = std::chrono::steady_clock::now() - start_;

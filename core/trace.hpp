@@ -41,7 +41,15 @@ std::string option_name(int level, int option);
 class Call {
  public:
   Call(std::string_view name, std::string args, std::string python = {});
+  // For the hot paths (recv, send...): formatting costs more than the syscall's own
+  // overhead, so describe the call only when a line will be printed:
+  //   trace::Call t("recv");
+  //   if (t.on()) t.describe(fmt::format("{}, {}", fd, size), fmt::format("s.recv({})", size));
+  explicit Call(std::string_view name);
+  bool on() const { return on_; }
+  void describe(std::string args, std::string python = {});
   void ok(std::string_view result) const;
+  void ok(long long result) const;        // a count or a descriptor, formatted only when tracing
   void fail(int err) const;               // "= -1 ENAME (text)"
   void fail(std::string_view why) const;  // "= -1 ETIMEDOUT (timed out after 2 s)"
 
@@ -51,6 +59,7 @@ class Call {
   std::string args_;
   std::string python_;
   std::chrono::steady_clock::time_point start_;
+  bool on_ = false;  // tracing was on when the call started
 };
 
 }  // namespace sockchat::trace
