@@ -45,8 +45,9 @@ Socket::Socket(int family, int type, int protocol) : family_(family), type_(type
   // SOCK_CLOEXEC: a child process (a shell escape, a test's helper) must not inherit it.
   fd_ = ::socket(family, type | SOCK_CLOEXEC, protocol);
   if (fd_ < 0) {
-    t.fail(errno);
-    throw_socket_error("socket", trace::family_name(family), errno);
+    const int err = errno;  // saved: tracing may change errno
+    t.fail(err);
+    throw_socket_error("socket", trace::family_name(family), err);
   }
   t.ok(std::to_string(fd_));
 }
@@ -119,8 +120,9 @@ void Socket::bind(const Address& address) {
   trace::Call t("bind", fmt::format("{}, {}", fd_, address.to_string()),
                 fmt::format("s.bind({})", address.to_python()));
   if (::bind(fd_, address.data(), address.size()) < 0) {
-    t.fail(errno);
-    throw_socket_error("bind", address.to_string(), errno);
+    const int err = errno;  // saved: tracing may change errno
+    t.fail(err);
+    throw_socket_error("bind", address.to_string(), err);
   }
   t.ok("0");
 }
@@ -129,8 +131,9 @@ void Socket::listen(int backlog) {
   trace::Call t("listen", fmt::format("{}, {}", fd_, backlog),
                 fmt::format("s.listen({})", backlog));
   if (::listen(fd_, backlog) < 0) {
-    t.fail(errno);
-    throw_socket_error("listen", {}, errno);
+    const int err = errno;  // saved: tracing may change errno
+    t.fail(err);
+    throw_socket_error("listen", {}, err);
   }
   t.ok("0");
 }
@@ -324,15 +327,15 @@ void Socket::shutdown(int how) {
   trace::Call t("shutdown", fmt::format("{}, {}", fd_, name),
                 fmt::format("s.shutdown(socket.{})", name));
   if (::shutdown(fd_, how) < 0) {
-    t.fail(errno);
-    throw_socket_error("shutdown", peer_, errno);
+    const int err = errno;  // saved: tracing may change errno
+    t.fail(err);
+    throw_socket_error("shutdown", peer_, err);
   }
   t.ok("0");
 }
 
 std::size_t Socket::sendfile(int in_fd, std::size_t count) {
-  trace::Call t("sendfile", fmt::format("{}, {}, NULL, {}", fd_, in_fd, count),
-                "s.sendfile(file)");
+  trace::Call t("sendfile", fmt::format("{}, {}, NULL, {}", fd_, in_fd, count), "s.sendfile(file)");
   const Deadline deadline(timeout_);
   for (;;) {
     const ssize_t n = ::sendfile(fd_, in_fd, nullptr, count);
@@ -360,8 +363,9 @@ Address Socket::getpeername() const {
   sockaddr_storage sa{};
   socklen_t len = sizeof sa;
   if (::getpeername(fd_, reinterpret_cast<sockaddr*>(&sa), &len) < 0) {
-    t.fail(errno);
-    throw_socket_error("getpeername", {}, errno);
+    const int err = errno;  // saved: tracing may change errno
+    t.fail(err);
+    throw_socket_error("getpeername", {}, err);
   }
   Address a = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&sa), len);
   t.ok("0 " + a.to_string());
@@ -373,8 +377,9 @@ Address Socket::getsockname() const {
   sockaddr_storage sa{};
   socklen_t len = sizeof sa;
   if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len) < 0) {
-    t.fail(errno);
-    throw_socket_error("getsockname", {}, errno);
+    const int err = errno;  // saved: tracing may change errno
+    t.fail(err);
+    throw_socket_error("getsockname", {}, err);
   }
   Address a = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&sa), len);
   t.ok("0 " + a.to_string());
@@ -388,8 +393,9 @@ void Socket::setsockopt(int level, int option, int value) {
                 fmt::format("s.setsockopt(socket.{}, socket.{}, {})", trace::level_name(level),
                             trace::option_name(level, option), value));
   if (::setsockopt(fd_, level, option, &value, sizeof value) < 0) {
-    t.fail(errno);
-    throw_socket_error("setsockopt " + trace::option_name(level, option), {}, errno);
+    const int err = errno;  // saved: tracing may change errno
+    t.fail(err);
+    throw_socket_error("setsockopt " + trace::option_name(level, option), {}, err);
   }
   t.ok("0");
 }
@@ -401,8 +407,9 @@ void Socket::setsockopt(int level, int option, const void* value, socklen_t size
                 fmt::format("s.setsockopt(socket.{}, socket.{}, value)", trace::level_name(level),
                             trace::option_name(level, option)));
   if (::setsockopt(fd_, level, option, value, size) < 0) {
-    t.fail(errno);
-    throw_socket_error("setsockopt " + trace::option_name(level, option), {}, errno);
+    const int err = errno;  // saved: tracing may change errno
+    t.fail(err);
+    throw_socket_error("setsockopt " + trace::option_name(level, option), {}, err);
   }
   t.ok("0");
 }
@@ -416,8 +423,9 @@ int Socket::getsockopt(int level, int option) const {
                   trace::option_name(level, option)));
   socklen_t len = sizeof value;
   if (::getsockopt(fd_, level, option, &value, &len) < 0) {
-    t.fail(errno);
-    throw_socket_error("getsockopt " + trace::option_name(level, option), {}, errno);
+    const int err = errno;  // saved: tracing may change errno
+    t.fail(err);
+    throw_socket_error("getsockopt " + trace::option_name(level, option), {}, err);
   }
   t.ok(std::to_string(value));
   return value;
@@ -430,8 +438,9 @@ socklen_t Socket::getsockopt(int level, int option, void* value, socklen_t size)
                 fmt::format("s.getsockopt(socket.{}, socket.{}, {})", trace::level_name(level),
                             trace::option_name(level, option), size));
   if (::getsockopt(fd_, level, option, value, &size) < 0) {
-    t.fail(errno);
-    throw_socket_error("getsockopt " + trace::option_name(level, option), {}, errno);
+    const int err = errno;  // saved: tracing may change errno
+    t.fail(err);
+    throw_socket_error("getsockopt " + trace::option_name(level, option), {}, err);
   }
   t.ok(fmt::format("0 <{} bytes>", size));
   return size;
@@ -444,8 +453,9 @@ void Socket::set_nonblocking_flag(bool on, const std::string& python) {
   trace::Call t("fcntl", fmt::format("{}, F_SETFL, {}", fd_, on ? "O_NONBLOCK" : "~O_NONBLOCK"),
                 python);
   if (wanted != flags && ::fcntl(fd_, F_SETFL, wanted) < 0) {
-    t.fail(errno);
-    throw_socket_error("fcntl F_SETFL", {}, errno);
+    const int err = errno;  // saved: tracing may change errno
+    t.fail(err);
+    throw_socket_error("fcntl F_SETFL", {}, err);
   }
   t.ok("0");
 }
