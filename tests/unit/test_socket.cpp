@@ -890,3 +890,47 @@ TEST_CASE("IPv6 connect to a closed port is ECONNREFUSED", "[ipv6][connect_ex]")
   Socket client(AF_INET6, SOCK_STREAM);
   CHECK(client.connect_ex(holder.getsockname()) == ECONNREFUSED);
 }
+
+// ---------------------------------------------------------------------------------------
+// The pieces under the modes: Deadline and wait_ready (core/wait.hpp), and the errors.
+
+TEST_CASE("Deadline turns a timeout into poll()'s milliseconds", "[settimeout]") {
+  CHECK(Deadline(std::nullopt).poll_ms() == -1);  // blocking: poll forever
+  CHECK_FALSE(Deadline(std::nullopt).expired());
+  CHECK(Deadline(Seconds(0)).poll_ms() == 0);  // nonblocking: never wait
+  CHECK(Deadline(Seconds(0)).expired());
+  const int ms = Deadline(Seconds(0.0015)).poll_ms();
+  CHECK(ms >= 1);  // rounded up: a 1.5 ms timeout never polls for 0 ms
+  CHECK(ms <= 2);
+  // A timeout beyond what the clock can count is "never", not an overflow.
+  CHECK(Deadline(Seconds(1e300)).poll_ms() == std::numeric_limits<int>::max());
+  CHECK_FALSE(Deadline(Seconds(1e300)).expired());
+}
+
+TEST_CASE("wait_ready: true when ready, false when the deadline passes", "[settimeout][recv]") {
+  Connected c = connected_pair();
+  CHECK(wait_ready(c.client.fileno(), POLLOUT, Deadline(Seconds(1))));          // room to send
+  CHECK_FALSE(wait_ready(c.server.fileno(), POLLIN, Deadline(Seconds(0.01))));  // nothing yet
+  c.client.sendall("x");
+  CHECK(wait_ready(c.server.fileno(), POLLIN, Deadline(Seconds(5))));
+}
+
+TEST_CASE("a huge timeout is accepted and behaves as a long wait", "[settimeout]") {
+  Connected c = connected_pair();
+  c.server.settimeout(Seconds(1e12));
+  c.client.sendall("ok");
+  CHECK(c.server.recv(8) == "ok");
+}
+
+TEST_CASE("errno names and the one checker", "[socket]") {
+  CHECK(errno_name(ECONNREFUSED) == "ECONNREFUSED");
+  CHECK(errno_name(EWOULDBLOCK) == "EAGAIN");  // the same number on Linux
+  CHECK(errno_name(99999) == "E99999");
+  CHECK(errno_text(EPIPE) == "EPIPE (Broken pipe)");
+  CHECK(check(5, "read") == 5);
+  errno = EBADF;
+  CHECK_THROWS_MATCHES(check(-1, "read", "here"), SocketError,
+                       Catch::Matchers::Message("read here: EBADF (Bad file descriptor)"));
+  errno = EAGAIN;
+  CHECK_THROWS_AS(check(-1, "read"), WouldBlockError);
+}
