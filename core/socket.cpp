@@ -472,15 +472,21 @@ void Socket::settimeout(Timeout timeout) {
   timeout_ = timeout;
 }
 
+// gettimeout and fileno make no syscall; event loops call them often, so their trace
+// text is built only when tracing is on.
 Timeout Socket::gettimeout() const {
-  trace::Call t("gettimeout", std::to_string(fd_), "s.gettimeout()");
-  t.ok(python_timeout(timeout_));
+  trace::Call t("gettimeout");
+  if (t.on()) {
+    t.describe(std::to_string(fd_), "s.gettimeout()");
+    t.ok(python_timeout(timeout_));
+  }
   return timeout_;
 }
 
 int Socket::fileno() const {
-  trace::Call t("fileno", std::to_string(fd_), "s.fileno()");
-  t.ok(std::to_string(fd_));
+  trace::Call t("fileno");
+  if (t.on()) t.describe(std::to_string(fd_), "s.fileno()");
+  t.ok(fd_);
   return fd_;
 }
 
