@@ -1,0 +1,93 @@
+#include "cli/udp_common.hpp"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+
+#include <fmt/format.h>
+
+namespace sockchat::cli {
+
+std::size_t max_datagram(int family) {
+  return family == AF_INET6 ? 65535 - 8 : 65535 - 20 - 8;
+}
+
+Address udp_address(const std::string& host, const std::string& port, bool allow_zero) {
+  const std::uint16_t number = allow_zero && port == "0" ? 0 : parse_port(port);
+  if (host.starts_with("unix:")) throw UsageError("udp-send and udp-recv speak UDP over IP only");
+  return Address::resolve(host, number, SOCK_DGRAM).front();
+}
+
+std::int64_t wall_ns() {
+  using namespace std::chrono;
+  return duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+double mono_s() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+ExplainedError::ExplainedError(const SocketError& e, std::string_view hint)
+    : SocketError(e.call(), e.address(), e.error_number(),
+                  fmt::format("{} — {}", errno_text(e.error_number()), hint)) {}
+
+void explain_udp_error(const SocketError& e, int family) {
+  switch (e.error_number()) {
+    case EACCES:
+      throw ExplainedError(e, "broadcast needs --broadcast");
+    case EMSGSIZE:
+      throw ExplainedError(
+          e, fmt::format("a UDP datagram carries at most {} bytes over {}", max_datagram(family),
+                         family == AF_INET6 ? "IPv6" : "IPv4"));
+    case ECONNREFUSED:
+      throw ExplainedError(e, "nothing listens on that UDP port (ICMP port unreachable)");
+    default:
+      throw;  // the exception being handled, its own type kept (TimeoutError...)
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+
+namespace {
+std::atomic<bool> g_stopped{false};
+std::atomic<int> g_fd{-1};
+
+extern "C" void on_stop_signal(int) {
+  g_stopped = true;
+  const int saved = errno;  // a handler must not change errno under the code it interrupted
+  const int fd = g_fd.load();
+  if (fd >= 0) ::shutdown(fd, SHUT_RD);  // ENOTCONN on an unconnected socket, but it wakes it
+  errno = saved;
+}
+
+void handle(int signal, void (*handler)(int)) {
+  struct sigaction action {};
+  action.sa_handler = handler;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;  // no SA_RESTART: a blocked read of stdin returns EINTR
+  ::sigaction(signal, &action, nullptr);
+}
+}  // namespace
+
+StopOnSignal::StopOnSignal(Socket& socket) {
+  g_stopped = false;
+  g_fd = socket.fileno();
+  handle(SIGINT, on_stop_signal);
+  handle(SIGTERM, on_stop_signal);
+}
+
+StopOnSignal::~StopOnSignal() {
+  g_fd = -1;
+  handle(SIGINT, SIG_DFL);
+  handle(SIGTERM, SIG_DFL);
+}
+
+bool StopOnSignal::stopped() {
+  return g_stopped.load();
+}
+
+}  // namespace sockchat::cli

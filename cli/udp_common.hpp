@@ -1,0 +1,53 @@
+// udp_common.hpp — what udp-send and udp-recv share: addresses, clocks, the size limits of a
+// datagram, errors explained, and a clean stop on Ctrl-C while a recvfrom is blocked.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/address.hpp"
+#include "core/error.hpp"
+#include "core/socket.hpp"
+
+namespace sockchat::cli {
+
+// The largest UDP payload: 65535 minus the IP header (20 bytes for IPv4, none counted for
+// IPv6, whose length field excludes its header) minus the 8-byte UDP header.
+std::size_t max_datagram(int family);
+
+// HOST and PORT for a datagram socket: the first address getaddrinfo gives. `allow_zero`
+// lets a receiver ask for any free port (0). Throws UsageError.
+Address udp_address(const std::string& host, const std::string& port, bool allow_zero);
+
+// CLOCK_REALTIME in nanoseconds since the epoch: the clock the --seq header carries.
+std::int64_t wall_ns();
+// CLOCK_MONOTONIC in seconds: for durations, never jumps.
+double mono_s();
+
+// A SocketError with a hint after the kernel's words:
+//   sendto 255.255.255.255:9000: EACCES (Permission denied) — broadcast needs --broadcast
+class ExplainedError : public SocketError {
+ public:
+  ExplainedError(const SocketError& e, std::string_view hint);
+};
+
+// Call it in a catch block: rethrows `e` with the hint that explains its errno to a UDP
+// user, or rethrows it unchanged.
+[[noreturn]] void explain_udp_error(const SocketError& e, int family);
+
+// SIGINT and SIGTERM set a flag and wake a blocked recvfrom, so the command can print its
+// summary and exit 0. A signal handler may only make async-signal-safe calls; shutdown(2)
+// is one, and SHUT_RD makes a waiting recvfrom (or poll) return at once. Python gets the
+// same effect by raising KeyboardInterrupt out of recvfrom.
+class StopOnSignal {
+ public:
+  explicit StopOnSignal(Socket& socket);
+  ~StopOnSignal();  // the default handlers again
+  StopOnSignal(const StopOnSignal&) = delete;
+  StopOnSignal& operator=(const StopOnSignal&) = delete;
+  static bool stopped();
+};
+
+}  // namespace sockchat::cli

@@ -1,0 +1,165 @@
+#include "cli/udp_tally.hpp"
+
+#include <fmt/format.h>
+
+#include "cli/common.hpp"
+#include "core/text.hpp"
+
+namespace sockchat::cli {
+
+namespace {
+
+using nlohmann::json;
+using udp_seq::Verdict;
+
+const char* verdict_name(Verdict v) {
+  switch (v) {
+    case Verdict::first:
+      return "first";
+    case Verdict::in_order:
+      return "in_order";
+    case Verdict::gap:
+      return "gap";
+    case Verdict::duplicate:
+      return "duplicate";
+    case Verdict::reordered:
+      return "reordered";
+  }
+  return "?";
+}
+
+// " (duplicate)", " (reordered)", " (3 missing before it)" or nothing.
+std::string verdict_note(const udp_seq::Arrival& a) {
+  if (a.verdict == Verdict::duplicate || a.verdict == Verdict::reordered) {
+    return fmt::format(" ({})", verdict_name(a.verdict));
+  }
+  if (a.verdict == Verdict::gap) return fmt::format(" ({} missing before it)", a.missing);
+  return "";
+}
+
+std::string plural(std::uint64_t n, std::string_view word) {
+  return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
+}
+
+json delay_json(const udp_seq::Spread& d) {
+  return {{"min", d.min()}, {"avg", d.avg()}, {"max", d.max()}, {"jitter", d.jitter()}};
+}
+
+json seq_json(const udp_seq::SeqCounter& c) {
+  const udp_seq::Report r = c.report();
+  return {{"received", r.received},           {"unique", r.unique},
+          {"expected", r.expected},           {"lost", r.lost},
+          {"loss_percent", r.loss_percent()}, {"duplicated", r.duplicated},
+          {"reordered", r.reordered},         {"delay_ms", delay_json(c.delay())}};
+}
+
+// "12 received, 1 lost (7.69%), 0 duplicated, 1 reordered; delay min/avg/max/jitter = ..."
+std::string seq_text(const udp_seq::SeqCounter& c) {
+  const udp_seq::Report r = c.report();
+  const udp_seq::Spread& d = c.delay();
+  return fmt::format(
+      "seq: {} received, {} lost ({:.2f}%), {} duplicated, {} reordered; one-way delay "
+      "min/avg/max/jitter = {:.3f}/{:.3f}/{:.3f}/{:.3f} ms",
+      r.received, r.lost, r.loss_percent(), r.duplicated, r.reordered, d.min(), d.avg(), d.max(),
+      d.jitter());
+}
+
+json sender_json(const SenderTally& s) {
+  json j{{"from", s.from.to_string()},
+         {"datagrams", s.datagrams},
+         {"bytes", s.bytes},
+         {"truncated", s.truncated}};
+  if (s.seq) j["seq"] = seq_json(*s.seq);
+  return j;
+}
+
+std::string sender_text(const SenderTally& s) {
+  std::string line = fmt::format("{}: {}, {}", s.from.to_string(), plural(s.datagrams, "datagram"),
+                                 plural(s.bytes, "byte"));
+  if (s.truncated) line += fmt::format(", {} truncated", s.truncated);
+  if (s.seq) line += "; " + seq_text(*s.seq);
+  return line;
+}
+
+}  // namespace
+
+SenderTally& Tally::sender(const Address& from) {
+  // The raw sockaddr is the key: cheaper than formatting the address for every datagram.
+  std::string key(reinterpret_cast<const char*>(from.data()), from.size());
+  auto [it, is_new] = senders_.try_emplace(std::move(key));
+  if (is_new) it->second.from = from;
+  return it->second;
+}
+
+void Tally::add(const Datagram& d, std::string_view data, std::int64_t now_ns, double now_s) {
+  if (datagrams_ == 0) first_s_ = last_report_s_ = now_s;
+  last_s_ = now_s;
+  ++datagrams_;
+  bytes_ += d.full_size;
+  SenderTally& s = sender(d.from);
+  ++s.datagrams;
+  s.bytes += d.full_size;
+  if (d.truncated()) ++s.truncated;
+  const auto header = udp_seq::decode(data);
+  udp_seq::Arrival arrival;
+  if (header) {
+    if (!s.seq) s.seq = std::make_unique<udp_seq::SeqCounter>();
+    arrival = s.seq->add(*header, now_ns);
+  }
+  if (quiet_) return;
+
+  std::string_view text = header ? data.substr(udp_seq::header_size) : data;
+  json event{{"event", "datagram"},
+             {"from", d.from.to_string()},
+             {"size", d.full_size},
+             {"text", std::string(text)},
+             {"truncated", d.truncated()}};
+  std::string human = fmt::format("{} ({} bytes{})", d.from.to_string(), d.full_size,
+                                  d.truncated() ? fmt::format(", truncated to {}", d.size) : "");
+  std::string fields;
+  if (header) {
+    const double delay_ms = static_cast<double>(now_ns - header->sent_ns) / 1e6;
+    event["seq"] = header->seq;
+    event["delay_ms"] = delay_ms;
+    event["verdict"] = verdict_name(arrival.verdict);
+    if (arrival.verdict == Verdict::gap) event["missing"] = arrival.missing;
+    fields = fmt::format("seq={} delay={:.3f} ms{}", header->seq, delay_ms, verdict_note(arrival));
+  }
+  if (!fields.empty() || !text.empty()) human += ": " + fields;
+  if (!fields.empty() && !text.empty()) human += ": ";
+  human += visible(text);  // a peer's control characters never reach the terminal
+  emit(event, human);
+}
+
+void Tally::tick(double now_s) {
+  if (!quiet_ || now_s - last_report_s_ < 1.0) return;
+  last_report_s_ = now_s;
+  for (auto& [key, s] : senders_) {
+    if (s.datagrams == s.at_last_report) continue;
+    json event = sender_json(s);
+    event["event"] = "stats";
+    event["seconds"] = now_s - first_s_;
+    event["new"] = s.datagrams - s.at_last_report;
+    emit(event, fmt::format("[{:6.1f} s] +{} {}", now_s - first_s_, s.datagrams - s.at_last_report,
+                            sender_text(s)));
+    s.at_last_report = s.datagrams;
+  }
+}
+
+void Tally::summary(std::string_view why) const {
+  const double seconds = last_s_ - first_s_;
+  const double rate = seconds > 0 ? static_cast<double>(datagrams_ - 1) / seconds : 0.0;
+  json event{{"event", "summary"}, {"reason", why}, {"datagrams", datagrams_}, {"bytes", bytes_},
+             {"seconds", seconds}, {"rate", rate},  {"senders", json::array()}};
+  std::string human = fmt::format("--- udp-recv: {} ({}) from {}", plural(datagrams_, "datagram"),
+                                  plural(bytes_, "byte"), plural(senders_.size(), "sender"));
+  if (seconds > 0) human += fmt::format(" in {:.3f} s, {:.0f} datagrams/s", seconds, rate);
+  human += fmt::format(" (stopped: {}) ---", why);
+  for (const auto& [key, s] : senders_) {
+    event["senders"].push_back(sender_json(s));
+    human += "\n" + sender_text(s);
+  }
+  emit(event, human);
+}
+
+}  // namespace sockchat::cli

@@ -1,0 +1,168 @@
+// The --seq header and the receiver's accounting (core/udp_seq): pure, no sockets.
+#include <catch2/catch.hpp>
+
+#include "core/udp_seq.hpp"
+
+using namespace sockchat::udp_seq;
+
+namespace {
+
+// Feeds the numbers in arrival order and returns the report.
+Report feed(SeqCounter& c, std::initializer_list<std::uint32_t> seqs) {
+  for (auto s : seqs) c.add(s);
+  return c.report();
+}
+
+}  // namespace
+
+TEST_CASE("the header is 16 big-endian bytes that Python's struct.pack makes", "[udp_seq]") {
+  // struct.pack("!4sIq", b"SCSQ", 258, 0x0102030405060708)
+  const std::string expected("SCSQ\x00\x00\x01\x02\x01\x02\x03\x04\x05\x06\x07\x08", 16);
+  CHECK(encode(Header{258, 0x0102030405060708}) == expected);
+  const auto h = decode(expected + "payload");
+  REQUIRE(h);
+  CHECK(h->seq == 258);
+  CHECK(h->sent_ns == 0x0102030405060708);
+}
+
+TEST_CASE("decode round-trips the extremes and refuses what is not a header", "[udp_seq]") {
+  const Header big{0xffffffffu, -5};
+  const auto h = decode(encode(big));
+  REQUIRE(h);
+  CHECK(h->seq == 0xffffffffu);
+  CHECK(h->sent_ns == -5);
+  CHECK_FALSE(decode("hello"));                              // plain text
+  CHECK_FALSE(decode(encode(big).substr(0, 15)));            // one byte short
+  CHECK_FALSE(decode("XCSQ" + encode(big).substr(4)));       // wrong magic
+  CHECK_FALSE(decode(std::string_view("SCSQ\0\0\0\0", 8)));  // magic only
+}
+
+TEST_CASE("a stream in order loses nothing", "[udp_seq]") {
+  SeqCounter c;
+  CHECK(c.add(0).verdict == Verdict::first);
+  CHECK(c.add(1).verdict == Verdict::in_order);
+  CHECK(c.add(2).verdict == Verdict::in_order);
+  const Report r = c.report();
+  CHECK(r.received == 3);
+  CHECK(r.unique == 3);
+  CHECK(r.expected == 3);
+  CHECK(r.lost == 0);
+  CHECK(r.duplicated == 0);
+  CHECK(r.reordered == 0);
+}
+
+TEST_CASE("skipped numbers are lost, and the gap says how many", "[udp_seq]") {
+  SeqCounter c;
+  c.add(0);
+  const Arrival a = c.add(4);
+  CHECK(a.verdict == Verdict::gap);
+  CHECK(a.missing == 3);
+  const Report r = feed(c, {5, 9});
+  CHECK(r.unique == 4);
+  CHECK(r.expected == 10);
+  CHECK(r.lost == 6);
+  CHECK(r.loss_percent() == Approx(60.0));
+}
+
+TEST_CASE("a repeated number is a duplicate, not a new datagram", "[udp_seq]") {
+  SeqCounter c;
+  c.add(0);
+  c.add(1);
+  CHECK(c.add(1).verdict == Verdict::duplicate);
+  CHECK(c.add(0).verdict == Verdict::duplicate);
+  const Report r = c.report();
+  CHECK(r.received == 4);
+  CHECK(r.unique == 2);
+  CHECK(r.duplicated == 2);
+  CHECK(r.lost == 0);
+  CHECK(r.reordered == 0);
+}
+
+TEST_CASE("swapped numbers are one reordered arrival and no loss", "[udp_seq]") {
+  SeqCounter c;
+  c.add(0);
+  CHECK(c.add(2).verdict == Verdict::gap);  // 1 looks lost...
+  CHECK(c.report().lost == 1);
+  CHECK(c.add(1).verdict == Verdict::reordered);  // ...until it comes late
+  const Report r = feed(c, {3});
+  CHECK(r.lost == 0);
+  CHECK(r.reordered == 1);
+  CHECK(r.duplicated == 0);
+}
+
+TEST_CASE("a first datagram that comes second is reordered, not lost", "[udp_seq]") {
+  SeqCounter c;
+  const Report r = feed(c, {1, 0, 2});
+  CHECK(r.expected == 3);
+  CHECK(r.lost == 0);
+  CHECK(r.reordered == 1);
+}
+
+TEST_CASE("counting starts at the first number received", "[udp_seq]") {
+  SeqCounter c;  // a receiver that started while the sender was at 1000
+  const Report r = feed(c, {1000, 1001, 1003});
+  CHECK(r.expected == 4);
+  CHECK(r.lost == 1);
+}
+
+TEST_CASE("sequence numbers wrap around from 4294967295 to 0", "[udp_seq]") {
+  SeqCounter c;
+  c.add(0xfffffffeu);
+  c.add(0xffffffffu);
+  CHECK(c.add(0).verdict == Verdict::in_order);
+  CHECK(c.add(2).verdict == Verdict::gap);
+  CHECK(c.add(0xffffffffu).verdict == Verdict::duplicate);  // before the wrap, seen
+  CHECK(c.add(1).verdict == Verdict::reordered);            // after the wrap, late
+  const Report r = c.report();
+  CHECK(r.expected == 5);
+  CHECK(r.unique == 5);
+  CHECK(r.lost == 0);
+  CHECK(r.duplicated == 1);
+  CHECK(r.reordered == 1);
+}
+
+TEST_CASE("duplicates are recognised within the window, stragglers past it are late", "[udp_seq]") {
+  SeqCounter c;
+  c.add(0);
+  c.add(SeqCounter::window - 1);  // 0 is still inside the window
+  CHECK(c.add(0).verdict == Verdict::duplicate);
+  c.add(SeqCounter::window + 10);  // now 0's slot has been reused
+  CHECK(c.add(5).verdict == Verdict::reordered);
+  CHECK(c.add(SeqCounter::window + 10).verdict == Verdict::duplicate);
+  // A jump far past the window forgets everything, and the count stays right.
+  c.add(10 * SeqCounter::window);
+  CHECK(c.add(10 * SeqCounter::window).verdict == Verdict::duplicate);
+  const Report r = c.report();
+  CHECK(r.unique == 5);
+  CHECK(r.expected == 10 * SeqCounter::window + 1);
+}
+
+TEST_CASE("one-way delay: min, average, max and RFC 3550 jitter", "[udp_seq]") {
+  SeqCounter c;
+  const std::int64_t ms = 1000000;
+  c.add(Header{0, 0}, 2 * ms);
+  c.add(Header{1, 10 * ms}, 14 * ms);
+  c.add(Header{2, 20 * ms}, 23 * ms);
+  const Spread& d = c.delay();
+  CHECK(d.count() == 3);
+  CHECK(d.min() == Approx(2.0));
+  CHECK(d.max() == Approx(4.0));
+  CHECK(d.avg() == Approx(3.0));
+  // J1 = 0 + (|4-2| - 0)/16 = 0.125; J2 = 0.125 + (|3-4| - 0.125)/16 = 0.1796875
+  CHECK(d.jitter() == Approx(0.1796875));
+}
+
+TEST_CASE("a ping's statistics count unanswered requests as loss", "[udp_seq]") {
+  RoundTrips p;
+  CHECK(p.loss_percent() == 0.0);
+  for (int i = 0; i < 4; ++i) p.sent();
+  p.replied(0.5);
+  p.replied(1.5);
+  p.replied(1.0);
+  CHECK(p.transmitted() == 4);
+  CHECK(p.received() == 3);
+  CHECK(p.loss_percent() == Approx(25.0));
+  CHECK(p.rtt().min() == Approx(0.5));
+  CHECK(p.rtt().avg() == Approx(1.0));
+  CHECK(p.rtt().max() == Approx(1.5));
+}
