@@ -270,6 +270,8 @@ def run_job_control(step, words, expected, jobs):
 
 def run_block(block, env):
     ports = port_map_for(block)
+    # $LESSON: the README's folder, for the helper scripts a lesson keeps next to it.
+    env = dict(env, LESSON=os.path.dirname(os.path.abspath(block.path)))
     jobs = []
     cwd = tempfile.mkdtemp(prefix="lesson-")
     try:
