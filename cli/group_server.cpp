@@ -41,6 +41,7 @@ struct Client {
   Clock::time_point heard;     // the last time it sent anything (--idle-timeout)
   Clock::time_point close_by;  // closing: give up on the outbox after this
   bool closing = false;        // out of the room: close as soon as the outbox is sent
+  bool closed = false;         // closed in this round; freed after it
   bool touched = false;        // its outbox grew in this round
   bool too_slow = false;       // its outbox passed --max-queue
   bool writable_wanted = false;
@@ -86,9 +87,10 @@ class GroupServer {
   ConsoleInput console_;
   SpareDescriptor spare_;
   std::unordered_map<ClientId, std::unique_ptr<Client>> clients_;
-  std::vector<ClientId> touched_;              // outboxes to flush after this round
-  std::vector<ClientId> slow_;                 // clients past --max-queue, to drop after this round
-  std::vector<std::unique_ptr<Client>> dead_;  // closed this round, freed after it
+  // Clients closed in a round stay in dead_ until it ends, so these pointers stay valid.
+  std::vector<Client*> touched_;  // outboxes to flush after this round
+  std::vector<Client*> slow_;     // clients past --max-queue, to drop after this round
+  std::vector<std::unique_ptr<Client>> dead_;
   ClientId next_id_ = 1;
   Outcome outcome_;                     // reused: its vectors keep their capacity
   std::array<char, 64 * 1024> buffer_;  // one receive buffer for every client
@@ -250,12 +252,12 @@ void GroupServer::queue(Client& c, std::string_view bytes) {
   c.outbox.append(bytes);
   if (c.pending() > options_.max_queue && !c.closing) {
     c.too_slow = true;  // dropped after this round: never in the middle of a fan-out
-    slow_.push_back(c.id);
+    slow_.push_back(&c);
     return;
   }
   if (!c.touched) {
     c.touched = true;
-    touched_.push_back(c.id);
+    touched_.push_back(&c);
   }
 }
 
@@ -275,7 +277,8 @@ void GroupServer::flush(Client& c) {
   if (c.pending() == 0) {
     c.outbox.clear();
     c.sent = 0;
-    if (c.outbox.capacity() > 64 * 1024) std::string().swap(c.outbox);  // give a burst back
+    // Give a burst's memory back: 10,000 idle clients must not each keep a big buffer.
+    if (c.outbox.capacity() > 4096) std::string().swap(c.outbox);
     if (c.closing) return close_now(c);
   }
   // Ask for writability only while something waits to be written (modify() skips the
@@ -286,12 +289,9 @@ void GroupServer::flush(Client& c) {
 
 void GroupServer::after_round() {
   drop_slow_clients();
-  // Flushing may close a leaving client, so look each one up again.
-  for (const ClientId id : touched_) {
-    Client* c = find(id);
-    if (c == nullptr) continue;
+  for (Client* c : touched_) {
     c->touched = false;
-    if (!c->writable_wanted) flush(*c);  // else the Writable event will do it
+    if (!c->closed && !c->writable_wanted) flush(*c);  // else the Writable event will do it
   }
   touched_.clear();
   dead_.clear();
@@ -300,12 +300,11 @@ void GroupServer::after_round() {
 void GroupServer::drop_slow_clients() {
   // Dropping one tells the others, which may push another over the limit: repeat.
   while (!slow_.empty()) {
-    const ClientId id = slow_.back();
+    Client* c = slow_.back();
     slow_.pop_back();
-    Client* c = find(id);
-    if (c == nullptr) continue;
+    if (c->closed) continue;
     outcome_.clear();
-    room_.leave(id, LeaveReason::too_slow, outcome_);
+    room_.leave(c->id, LeaveReason::too_slow, outcome_);
     close_now(*c);
     apply(outcome_);
   }
@@ -323,6 +322,7 @@ void GroupServer::start_closing(Client& c) {
 void GroupServer::close_now(Client& c) {
   loop_.remove(c.fd);  // before close: the descriptor number may be reused at once
   c.socket.close();
+  c.closed = true;
   const auto it = clients_.find(c.id);
   dead_.push_back(std::move(it->second));  // freed after the round: its handler may be running
   clients_.erase(it);
@@ -380,7 +380,7 @@ void GroupServer::shut_down() {
   for (auto& [id, c] : clients_) everyone.push_back(c.get());
   for (Client* c : everyone) {
     flush(*c);  // one last try; a client that is not reading loses what does not fit
-    if (find(c->id) == nullptr) continue;
+    if (c->closed) continue;
     try {
       c->socket.shutdown(SHUT_WR);
     } catch (const SocketError&) {

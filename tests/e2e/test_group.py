@@ -28,8 +28,8 @@ TIMEOUT = 5.0
 class Server:
     """A serve-group process on port 0; its stdout is read by a thread into a queue."""
 
-    def __init__(self, io, *args, json_events=False, preexec_fn=None):
-        cmd = [SOCKCHAT] + (["--json"] if json_events else [])
+    def __init__(self, io, *args, json_events=False, preexec_fn=None, wrapper=()):
+        cmd = [*wrapper, SOCKCHAT] + (["--json"] if json_events else [])
         cmd += ["serve-group", "--port", "0", "--io", io, *args]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, preexec_fn=preexec_fn)
@@ -568,15 +568,26 @@ class SelectTests(GroupChatTests, unittest.TestCase):
     io = "select"
 
     def test_select_refuses_descriptors_past_fd_setsize(self):
-        server = self.start()
-        clients = []
-        for _ in range(1100):
+        # Start the server with descriptors 3..1015 taken, so its clients get 1020 and up.
+        fill = ("import os, sys\nnull = os.open('/dev/null', os.O_RDONLY)\n"
+                "for n in range(3, 1016):\n    os.dup2(null, n, inheritable=True)\n"
+                "os.execv(sys.argv[1], sys.argv[1:])")
+        server = self.start(wrapper=[sys.executable, "-c", fill])
+        first = Client(server.port)
+        self.addCleanup(first.close)
+        first.welcome()
+        for _ in range(12):
             c = Client(server.port)
             self.addCleanup(c.close)
-            clients.append(c)
-        last = clients[-1].text()
-        self.assertTrue(last.startswith("! server full (select() cannot watch descriptor"), last)
-        self.assertTrue(clients[0].welcome())
+            line = c.text()
+            if line.startswith("! server full (select() cannot watch descriptor 1024"):
+                break
+            self.assertTrue(line.startswith("* welcome, "), line)
+        else:
+            self.fail("no client was refused")
+        self.assertTrue(c.eof())
+        first.until(lambda l: l.endswith(" joined"))
+        server.wait_for(lambda l: "FD_SETSIZE" in l)
 
 
 class ThreadsTests(GroupChatTests, unittest.TestCase):
