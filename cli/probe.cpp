@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <set>
 #include <thread>
 
@@ -52,6 +53,10 @@ struct ProbeCliOptions {
   std::optional<double> wait;
   bool udp = false;
 };
+
+double round_us(double ms) {
+  return std::round(ms * 1000.0) / 1000.0;
+}
 
 double seconds_since(Clock::time_point start) {
   return Seconds(Clock::now() - start).count();
@@ -124,12 +129,17 @@ void report_stats(const ProbeCliOptions& o, const std::vector<ProbeResult>& last
   for (std::size_t i = 0; i < stats.size(); ++i) {
     const ProbeResult& r = last[i];
     const RttStats& s = stats[i];
-    nlohmann::json event{{"event", "stats"},         {"host", r.target.host()},
-                         {"port", r.target.port()},  {"proto", o.udp ? "udp" : "tcp"},
-                         {"sent", s.sent()},         {"answered", s.answered()},
-                         {"open", opens[i]},         {"loss_pct", s.loss_percent()},
-                         {"rtt_min_ms", s.min_ms()}, {"rtt_avg_ms", s.avg_ms()},
-                         {"rtt_max_ms", s.max_ms()}};
+    nlohmann::json event{{"event", "stats"},
+                         {"host", r.target.host()},
+                         {"port", r.target.port()},
+                         {"proto", o.udp ? "udp" : "tcp"},
+                         {"sent", s.sent()},
+                         {"answered", s.answered()},
+                         {"open", opens[i]},
+                         {"loss_pct", s.loss_percent()},
+                         {"rtt_min_ms", round_us(s.min_ms())},
+                         {"rtt_avg_ms", round_us(s.avg_ms())},
+                         {"rtt_max_ms", round_us(s.max_ms())}};
     if (s.answered() == 0) {
       for (const char* k : {"rtt_min_ms", "rtt_avg_ms", "rtt_max_ms"}) event[k] = nullptr;
     }

@@ -64,13 +64,17 @@ std::vector<Option> options_for(int family, bool udp) {
   return all;
 }
 
+// Set for both buffers, below net.core.[rw]mem_max (212992 by default) so the doubled value
+// (socket(7): "the kernel doubles this value") shows unclipped, and unlike the defaults.
+constexpr int kBufferSize = 100000;
+
 // What sockchat sets, and the lesson each change teaches.
 std::vector<Change> changes_for(bool udp) {
   std::vector<Change> all = {
       {IPPROTO_TCP, TCP_NODELAY, 1, "Nagle off: a small write goes out at once"},
       {SOL_SOCKET, SO_KEEPALIVE, 1, "an idle peer is probed after TCP_KEEPIDLE s"},
-      {SOL_SOCKET, SO_SNDBUF, 65536, "set 65536: the kernel doubles it for its bookkeeping"},
-      {SOL_SOCKET, SO_RCVBUF, 65536, "set 65536: the kernel doubles it for its bookkeeping"},
+      {SOL_SOCKET, SO_SNDBUF, kBufferSize, "set 100000: the kernel doubles it for bookkeeping"},
+      {SOL_SOCKET, SO_RCVBUF, kBufferSize, "set 100000: the kernel doubles it for bookkeeping"},
       {SOL_SOCKET, SO_LINGER, 1, "{1, 0}: close() sends RST, so no TIME_WAIT (as probe does)"},
   };
   if (udp)

@@ -68,14 +68,18 @@ void print_row(const ProbeResult& r, bool udp, std::optional<std::size_t> seq) {
 
 void print_group(const std::string& name, const std::vector<const ProbeResult*>& group, bool udp,
                  std::optional<std::size_t> seq) {
+  // With --count, the header comes once, then rows only, as ping prints its replies.
+  const bool first = !seq || *seq == 1;
   const std::string host = group.front()->target.host();
   const bool is_name = name != host && "[" + host + "]" != name;
-  say_out(fmt::format("{} {}{}: {} {} port{}", seq ? "Probe" : "Probing", is_name ? name + " " : "",
-                      is_name ? "(" + host + ")" : host, group.size(), udp ? "UDP" : "TCP",
-                      group.size() == 1 ? "" : "s"));
+  if (first) {
+    say_out(fmt::format("Probing {}{}: {} {} port{}", is_name ? name + " " : "",
+                        is_name ? "(" + host + ")" : host, group.size(), udp ? "UDP" : "TCP",
+                        group.size() == 1 ? "" : "s"));
+  }
   std::map<PortState, std::size_t> counts;
   for (const ProbeResult* r : group) ++counts[r->state];
-  bool header = false;
+  bool header = !first;
   for (const ProbeResult* r : group) {
     if (!show_each(r->state, counts[r->state]) && !r->self_connect) continue;
     if (!header) say_out(fmt::format("{:<10}{:<15}{:<11}{}", "PORT", "STATE", "RTT", "WHY"));
