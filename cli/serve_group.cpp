@@ -9,6 +9,9 @@
 // "<NAME> TEXT", and /nick /who /msg /me /help /quit work. Limits (--max-clients,
 // --max-line, --max-queue, --idle-timeout, --allow, --deny) are explained to the client
 // before it is closed. Read: socket(7), tcp(7), epoll(7), pthreads(7).
+#include <cmath>
+#include <cstdlib>
+
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
@@ -21,6 +24,20 @@ namespace sockchat::cli {
 
 namespace {
 
+// "a number > 0" with a short message (CLI11's PositiveNumber prints DBL_MAX in full).
+CLI::Validator positive(const std::string& what) {
+  return CLI::Validator(
+      [what](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0' || !std::isfinite(value) || value <= 0) {
+          return "expected " + what + " > 0, got " + text;
+        }
+        return {};
+      },
+      what + " > 0");
+}
+
 void add_options(CLI::App& sub, GroupOptions& o) {
   sub.add_option("--host", o.host, "address to listen on (0.0.0.0 or :: for every interface)")
       ->capture_default_str();
@@ -28,7 +45,7 @@ void add_options(CLI::App& sub, GroupOptions& o) {
       ->capture_default_str();
   sub.add_option("--backlog", o.backlog, "listen() backlog")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive("a backlog"));
   sub.add_option("--framing", o.framing, "line, raw (each recv() is a message) or length")
       ->capture_default_str()
       ->check(CLI::IsMember({"line", "raw", "length"}));
@@ -36,17 +53,17 @@ void add_options(CLI::App& sub, GroupOptions& o) {
       ->capture_default_str()
       ->check(CLI::IsMember({"epoll", "poll", "select", "threads"}));
   sub.add_option("--max-clients", o.max_clients, "clients at most (default: no cap)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive("a number of clients"));
   sub.add_option("--max-line", o.max_line, "longest line a client may send, in bytes")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{16} << 20));
   sub.add_option("--max-queue", o.max_queue,
                  "output bytes a client may fall behind before it is dropped")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive("a number of bytes"));
   sub.add_option("--idle-timeout", o.idle_timeout,
                  "disconnect a client silent for S seconds (default: never)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive("a number of seconds"));
   sub.add_option("--allow", o.allow, "only clients from this CIDR block (repeatable)");
   sub.add_option("--deny", o.deny, "no clients from this CIDR block (repeatable)");
   sub.add_flag("--echo", o.echo, "senders also receive their own messages");
