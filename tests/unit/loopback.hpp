@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <thread>
@@ -101,6 +102,16 @@ inline bool eventually(const std::function<bool()>& condition,
     std::this_thread::sleep_for(std::chrono::milliseconds(1));  // the polling interval
   }
   return condition();
+}
+
+// The scheduler state of thread `tid` from /proc ('S': asleep, e.g. blocked in recv), so a
+// test can wait until another thread is really blocked instead of sleeping for a guess.
+inline char thread_state(pid_t tid) {
+  std::ifstream stat("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const auto paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() ? line[paren + 2] : '?';
 }
 
 // A fresh directory for unix socket paths, removed with everything in it at scope exit.

@@ -779,15 +779,6 @@ void count_signal(int) {
   g_signals.fetch_add(1);
 }
 
-// The scheduler state of thread `tid` from /proc ('S': asleep, e.g. blocked in recv).
-char thread_state(pid_t tid) {
-  std::ifstream stat("/proc/self/task/" + std::to_string(tid) + "/stat");
-  std::string line;
-  std::getline(stat, line);
-  const auto paren = line.rfind(')');
-  return paren != std::string::npos && paren + 2 < line.size() ? line[paren + 2] : '?';
-}
-
 // Interrupts `target` with SIGUSR1 once it is asleep, then sends "after signal".
 void interrupt_then_send(pthread_t target, pid_t tid, Socket& sender) {
   eventually([&] { return thread_state(tid) == 'S'; });

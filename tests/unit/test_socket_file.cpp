@@ -1,5 +1,9 @@
 // test_socket_file.cpp — makefile(): TCP delivers bytes, not lines, and SocketFile puts
 // the lines back together. A tiny read chunk forces every line across many recv() calls.
+#include <unistd.h>
+
+#include <thread>
+
 #include <catch2/catch.hpp>
 
 #include "core/error.hpp"
@@ -24,6 +28,25 @@ TEST_CASE("makefile readline joins a line split over many recv calls", "[makefil
   CHECK(f.readline() == "你好\n");  // a character cut by a 1-byte recv is whole again
   CHECK(f.readline() == "last");    // end of stream: what is left, without '\n'
   CHECK(f.readline().empty());      // then nothing, as Python's readline returns b''
+}
+
+TEST_CASE("makefile readline across writes made while it is blocked", "[makefile][recv]") {
+  Connected c = connected_pair();
+  SocketFile f = c.server.makefile();
+  const pid_t reader = gettid();
+  // Each piece is sent only once the reader is asleep in recv() again, so the line really
+  // arrives in three recv() results.
+  std::thread writer([&] {
+    for (const char* piece : {"hel", "lo wor", "ld\nnext"}) {
+      eventually([&] { return thread_state(reader) == 'S'; });
+      c.client.sendall(piece);
+    }
+  });
+  const std::string line = f.readline();
+  writer.join();
+  CHECK(line == "hello world\n");
+  c.client.close();
+  CHECK(f.readline() == "next");
 }
 
 TEST_CASE("makefile readline waits for the rest of a line sent later", "[makefile][settimeout]") {
