@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <sys/un.h>
 
+#include <cstring>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -176,4 +177,17 @@ TEST_CASE("split_host_port rejects broken brackets", "[address]") {
   CHECK_THROWS_WITH(split_host_port("[::1"), "bad address '[::1': missing ']'");
   CHECK_THROWS_WITH(split_host_port("[::1]8000"),
                     "bad address '[::1]8000': expected ':PORT' after ']'");
+}
+
+TEST_CASE("an abstract unix address prints as unix:@name, as ss shows it", "[address][unix]") {
+  sockaddr_un un{};
+  un.sun_family = AF_UNIX;
+  std::memcpy(un.sun_path, "\0chat", 5);  // Linux's abstract namespace: a leading NUL
+  const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 5);
+  const Address a = Address::from_sockaddr(reinterpret_cast<sockaddr*>(&un), len);
+  CHECK(a.to_string() == "unix:@chat");
+  // An unnamed socket (a client that never bound) has no path at all.
+  const Address unnamed =
+      Address::from_sockaddr(reinterpret_cast<sockaddr*>(&un), sizeof(sa_family_t));
+  CHECK(unnamed.to_string() == "unix:(unnamed)");
 }
