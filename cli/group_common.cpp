@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -38,7 +39,10 @@ static Address listen_address(const GroupOptions& options) {
 }
 
 // A unix socket's file outlives its server. If nobody answers on it, it is stale: remove it.
+// Only a socket: a regular file of that name is the user's, and bind() will say EADDRINUSE.
 static void remove_stale_unix_path(const Address& address) {
+  struct stat info {};
+  if (::lstat(address.host().c_str(), &info) != 0 || !S_ISSOCK(info.st_mode)) return;
   Socket probe(AF_UNIX, SOCK_STREAM);
   if (probe.connect_ex(address) == ECONNREFUSED) ::unlink(address.host().c_str());
 }
