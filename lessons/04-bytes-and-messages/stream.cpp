@@ -23,7 +23,7 @@ int main() {
   server.listen(1);
   Socket client(AF_INET, SOCK_STREAM);
   client.connect(server.getsockname());
-  auto [conn, peer] = server.accept();
+  Socket conn = server.accept().first;  // a plain variable: the reader thread captures it
 
   // 1. send() is allowed to take only part: nobody reads, so the buffers fill up.
   const std::string big(8 << 20, 'x');  // 8 MiB, more than the kernel buffers
