@@ -1,5 +1,6 @@
 #include "cli/udp_common.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -16,7 +17,13 @@ std::size_t max_datagram(int family) {
 }
 
 Address udp_address(const std::string& host, const std::string& port, bool allow_zero) {
-  const std::uint16_t number = allow_zero && port == "0" ? 0 : parse_port(port);
+  std::uint16_t number = 0;
+  try {
+    number = allow_zero && port == "0" ? 0 : parse_port(port);
+  } catch (const UsageError& e) {
+    if (!allow_zero) throw;
+    throw UsageError(fmt::format("{} (or 0 for any free port)", e.what()));
+  }
   if (host.starts_with("unix:")) throw UsageError("udp-send and udp-recv speak UDP over IP only");
   return Address::resolve(host, number, SOCK_DGRAM).front();
 }
@@ -60,7 +67,13 @@ extern "C" void on_stop_signal(int) {
   g_stopped = true;
   const int saved = errno;  // a handler must not change errno under the code it interrupted
   const int fd = g_fd.load();
-  if (fd >= 0) ::shutdown(fd, SHUT_RD);  // ENOTCONN on an unconnected socket, but it wakes it
+  if (fd >= 0) {
+    // Blocking again: in timeout mode a nonblocking recvfrom after the shutdown would only
+    // say EAGAIN; a blocking one sees the shutdown and returns 0 at once.
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    ::shutdown(fd, SHUT_RD);  // ENOTCONN on an unconnected socket, but it still wakes it
+  }
   errno = saved;
 }
 

@@ -39,7 +39,8 @@ class ExplainedError : public SocketError {
 
 // SIGINT and SIGTERM set a flag and wake a blocked recvfrom, so the command can print its
 // summary and exit 0. A signal handler may only make async-signal-safe calls; shutdown(2)
-// is one, and SHUT_RD makes a waiting recvfrom (or poll) return at once. Python gets the
+// is one, and SHUT_RD makes a waiting recvfrom (or poll) return at once, with 0 bytes and
+// no sender. (fcntl is one too: the handler also clears O_NONBLOCK, see the .cpp.) Python gets the
 // same effect by raising KeyboardInterrupt out of recvfrom.
 class StopOnSignal {
  public:

@@ -55,7 +55,11 @@ Plan make_plan(const UdpRecvOptions& o) {
         fmt::format("--join {}: not a multicast group (224.0.0.0/4 or ff00::/8)", o.join));
   }
   const std::string host = o.host_given ? o.host : (group.family() == AF_INET6 ? "::1" : o.host);
-  return {group, group, udp_address(host, "0", true)};
+  const Address interface = udp_address(host, "0", true);
+  if (interface.family() != group.family()) {
+    throw UsageError(fmt::format("--join {} --host {}: not the same address family", o.join, host));
+  }
+  return {member_address(group, interface), group, interface};
 }
 
 // A receiver that falls behind loses whatever overflows its receive buffer: ask for 8 MiB

@@ -17,8 +17,10 @@ namespace {
 // The same three modes as Socket's calls: EINTR is asked again; EAGAIN waits in poll under
 // the deadline (a timeout), or is thrown as WouldBlockError (nonblocking).
 template <typename Syscall>
-int retry(int fd, Timeout timeout, short events, const std::string& call,
-          const std::string& address, const trace::Call& t, Syscall syscall) {
+int retry(int fd, Timeout timeout, short events, const char* call, const Address& address,
+          const trace::Call& t, Syscall syscall) {
+  // The address is formatted only for an error message: never on the hot path.
+  const auto where = [&] { return address.family() == AF_UNSPEC ? "" : address.to_string(); };
   const Deadline deadline(timeout);
   for (;;) {
     const int n = syscall();
@@ -28,10 +30,10 @@ int retry(int fd, Timeout timeout, short events, const std::string& call,
     if ((err == EAGAIN || err == EWOULDBLOCK) && timeout && timeout->count() > 0) {
       if (wait_ready(fd, events, deadline)) continue;
       t.fail(fmt::format("ETIMEDOUT (timed out after {:g} s)", timeout->count()));
-      throw TimeoutError(call, address, *timeout);
+      throw TimeoutError(call, where(), *timeout);
     }
     t.fail(err);
-    throw_socket_error(call, address, err);
+    throw_socket_error(call, where(), err);
   }
 }
 
@@ -50,8 +52,11 @@ RecvBatch::RecvBatch(Socket& socket, std::size_t count, std::size_t bufsize)
 
 std::size_t RecvBatch::recvmmsg(std::size_t max) {
   const std::size_t count = std::max<std::size_t>(1, std::min(max, headers_.size()));
-  trace::Call t("recvmmsg", fmt::format("{}, {} x {}", fd_, count, bufsize_),
-                fmt::format("{} x s.recvfrom({}) in one call", count, bufsize_));
+  trace::Call t("recvmmsg");  // described only when tracing: this is the hot path
+  if (t.on()) {
+    t.describe(fmt::format("{}, {} x {}", fd_, count, bufsize_),
+               fmt::format("{} x s.recvfrom({}) in one call", count, bufsize_));
+  }
   // The headers are reset before every call: the kernel writes the lengths into them.
   for (std::size_t i = 0; i < count; ++i) {
     iovecs_[i] = {buffers_.data() + i * bufsize_, bufsize_};
@@ -63,12 +68,12 @@ std::size_t RecvBatch::recvmmsg(std::size_t max) {
   }
   // MSG_WAITFORONE: block (if blocking) for the first datagram only, then take what is
   // queued. MSG_TRUNC: each msg_len is the datagram's real size, as in recvfrom.
-  const int n = retry(fd_, timeout_, POLLIN, "recvmmsg", {}, t, [&] {
+  const int n = retry(fd_, timeout_, POLLIN, "recvmmsg", Address(), t, [&] {
     return ::recvmmsg(fd_, headers_.data(), static_cast<unsigned>(count),
                       MSG_WAITFORONE | MSG_TRUNC, nullptr);
   });
   received_ = static_cast<std::size_t>(n);
-  if (trace::enabled()) {
+  if (t.on()) {
     t.ok(
         fmt::format("{} first {} from {}", n, trace::quote(data(0)), datagram(0).from.to_string()));
   }
@@ -103,8 +108,11 @@ void SendBatch::add(std::string_view datagram) {
 }
 
 std::size_t SendBatch::sendmmsg() {
-  trace::Call t("sendmmsg", fmt::format("{}, {} datagrams, {}", fd_, count_, to_.to_string()),
-                fmt::format("{} x s.sendto(data, {}) in one call", count_, to_.to_python()));
+  trace::Call t("sendmmsg");
+  if (t.on()) {
+    t.describe(fmt::format("{}, {} datagrams, {}", fd_, count_, to_.to_string()),
+               fmt::format("{} x s.sendto(data, {}) in one call", count_, to_.to_python()));
+  }
   for (std::size_t i = 0; i < count_; ++i) {
     iovecs_[i] = {datagrams_[i].data(), datagrams_[i].size()};
     headers_[i] = {};
@@ -117,13 +125,12 @@ std::size_t SendBatch::sendmmsg() {
   // from the first datagram it did not take, so none is skipped or sent twice.
   std::size_t sent = 0;
   while (sent < count_) {
-    sent +=
-        static_cast<std::size_t>(retry(fd_, timeout_, POLLOUT, "sendmmsg", to_.to_string(), t, [&] {
-          return ::sendmmsg(fd_, headers_.data() + sent, static_cast<unsigned>(count_ - sent),
-                            MSG_NOSIGNAL);
-        }));
+    sent += static_cast<std::size_t>(retry(fd_, timeout_, POLLOUT, "sendmmsg", to_, t, [&] {
+      return ::sendmmsg(fd_, headers_.data() + sent, static_cast<unsigned>(count_ - sent),
+                        MSG_NOSIGNAL);
+    }));
   }
-  t.ok(std::to_string(sent));
+  t.ok(static_cast<long long>(sent));
   count_ = 0;
   return sent;
 }

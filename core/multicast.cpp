@@ -63,6 +63,15 @@ void set_ttl(Socket& socket, int family, int ttl) {
   socket.setsockopt(IPPROTO_IP, IP_MULTICAST_TTL, ttl);
 }
 
+Address member_address(const Address& group, const Address& on) {
+  if (group.family() != AF_INET6) return group;
+  const auto& a = v6(group);
+  if (!IN6_IS_ADDR_MC_NODELOCAL(&a) && !IN6_IS_ADDR_MC_LINKLOCAL(&a)) return group;
+  sockaddr_in6 scoped = *reinterpret_cast<const sockaddr_in6*>(group.data());
+  scoped.sin6_scope_id = on.family() == AF_INET6 ? interface_index(on) : 0;
+  return Address::from_sockaddr(reinterpret_cast<const sockaddr*>(&scoped), sizeof scoped);
+}
+
 unsigned interface_index(const Address& address) {
   if (is_wildcard(address)) return 0;
   ifaddrs* list = nullptr;

@@ -30,6 +30,11 @@ void set_ttl(Socket& socket, int family, int ttl);
 // Throws UsageError if `group` is not a multicast address or `on` is on no interface.
 void join_group(Socket& socket, const Address& group, const Address& on);
 
+// The address a member of `group` binds: the group itself, so the socket receives that
+// group's datagrams and no others. An IPv6 group of interface- or link-local scope
+// (ff01::/16, ff02::/16) exists once per interface: its scope id names the one of `on`.
+Address member_address(const Address& group, const Address& on);
+
 // The index of the interface that holds `address` (getifaddrs(3)); 0 for a wildcard.
 unsigned interface_index(const Address& address);
 
