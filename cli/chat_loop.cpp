@@ -7,9 +7,11 @@
 // Read: poll(2), recv(2), send(2) (MSG_DONTWAIT), shutdown(2), termios(3), isatty(3).
 #include "cli/chat_loop.hpp"
 
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <optional>
 #include <vector>
@@ -25,6 +27,7 @@ namespace sockchat::cli {
 namespace {
 
 constexpr std::size_t kChunk = 256 * 1024;             // one read or recv: 256 KiB
+constexpr std::size_t kFileChunk = 1024 * 1024;        // one sendfile at most: 1 MiB
 constexpr std::size_t kMaxMessage = 16 * 1024 * 1024;  // a line or frame we accept
 constexpr int kNonblockingRounds = 8;  // recv()s per wake-up before looking at stdin again
 constexpr std::string_view kPrompt = "> ";
@@ -206,6 +209,11 @@ class LineEditor {
   int escape_ = 0;  // 0 none, 1 after ESC, 2 inside a sequence
 };
 
+bool stdin_is_a_file() {
+  struct stat st {};
+  return ::fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 // ---------------------------------------------------------------------------------------
 // One conversation.
 
@@ -223,6 +231,8 @@ class Session {
   void queue_message(std::string_view text);
   void on_socket_ready();
   void flush();
+  void send_file();
+  void on_send_error(const SocketError& e);
   void on_stdin_ready();
   void read_keys();
   void read_lines_or_bytes();
@@ -246,6 +256,7 @@ class Session {
   bool interactive_;  // input: a person at a terminal
   bool keys_;         // input: key by key through the line editor
   bool bytes_in_;     // input: bytes unchanged (a pipe, line or raw framing)
+  bool file_in_;      // input: bytes unchanged from a regular file, sent with sendfile()
   std::optional<RawTerminal> terminal_;
   LineEditor editor_;
   Decoder decoder_;      // the peer's bytes → messages (when not raw_out_)
@@ -275,6 +286,7 @@ Session::Session(Socket& conn, const Address& peer, const ChatOptions& options,
       interactive_(::isatty(STDIN_FILENO) == 1),
       keys_(interactive_ && display_),
       bytes_in_(!interactive_ && options.framing != Framing::length),
+      file_in_(bytes_in_ && stdin_is_a_file()),
       decoder_(options.framing, kMaxMessage),
       stdin_lines_(Framing::line, kMaxMessage),
       recv_buffer_(kChunk),
@@ -287,7 +299,7 @@ ChatResult Session::run() {
   redraw();
   while (!over()) {
     const short events = socket_events();
-    const bool want_stdin = stdin_open_ && (keys_ || pending().empty());
+    const bool want_stdin = stdin_open_ && !file_in_ && (keys_ || pending().empty());
     pollfd fds[2] = {{events != 0 ? fd_ : -1, events, 0}, {want_stdin ? 0 : -1, POLLIN, 0}};
     const int ready = quit_.poll(fds, 2, Deadline(wait_limit(options_.mode)));
     if (ready < 0) {
@@ -297,7 +309,13 @@ ChatResult Session::run() {
     if (ready == 0) throw TimeoutError(pending().empty() ? "recv" : "send", peer_, *options_.mode);
     const short got = fds[0].revents;
     if (peer_open_ && (got & (POLLIN | POLLHUP | POLLERR))) on_socket_ready();
-    if (!pending().empty() && (got & (POLLOUT | POLLHUP | POLLERR))) flush();
+    if (got & (POLLOUT | POLLHUP | POLLERR)) {
+      if (!pending().empty()) {
+        flush();
+      } else if (file_in_ && stdin_open_) {
+        send_file();
+      }
+    }
     if (fds[1].revents != 0) on_stdin_ready();
     half_close_when_done();
   }
@@ -314,7 +332,8 @@ bool Session::over() const {
 
 short Session::socket_events() const {
   short events = peer_open_ ? POLLIN : 0;
-  if (!pending().empty()) events |= POLLOUT;  // only while there is something to send
+  // Writability only while there is something to send, or a file to send from.
+  if (!pending().empty() || (file_in_ && stdin_open_)) events |= POLLOUT;
   return events;
 }
 
@@ -420,15 +439,45 @@ void Session::flush() {
     } catch (const WouldBlockError&) {
       return;
     } catch (const SocketError& e) {
-      const bool gone = e.error_number() == EPIPE || e.error_number() == ECONNRESET;
-      if (peer_open_ || !gone) throw;
-      // The peer closed its end entirely, not just half: nobody reads what is left.
-      in_pos_ = in_len_, encoded_.clear(), encoded_pos_ = 0;
-      stdin_open_ = write_open_ = false;
-      return;
+      return on_send_error(e);
     }
     consumed(n);
   } while (nonblocking_ && !pending().empty());
+}
+
+// stdin is a regular file (`sockchat connect HOST < big.iso`): sendfile(2) moves its pages
+// to the socket inside the kernel, which saves copying them into our buffer and out again
+// — a third of a bulk transfer's work on loopback (docs/benchmarks.md). sendfile has no
+// MSG_DONTWAIT: on a blocking socket it waits until all `count` bytes are queued, so it is
+// asked for a quarter of the send buffer at most. poll() said POLLOUT, which for TCP means
+// at least a third of it is free (tcp_poll: free space >= half of what is queued).
+void Session::send_file() {
+  std::size_t count = kFileChunk;
+  if (!options_.mode) {
+    const int sndbuf = conn_.getsockopt(SOL_SOCKET, SO_SNDBUF);
+    count = std::min(count, static_cast<std::size_t>(std::max(sndbuf / 4, 1)));
+  }
+  std::size_t n = 0;
+  try {
+    n = conn_.sendfile(STDIN_FILENO, count);
+  } catch (const WouldBlockError&) {
+    return;
+  } catch (const SocketError& e) {
+    // EINVAL: this file cannot be spliced (some /proc and FUSE files): read() it instead.
+    if (e.error_number() != EINVAL || result_.sent > 0) return on_send_error(e);
+    file_in_ = false;
+    return;
+  }
+  if (n == 0) return end_of_input();
+  result_.sent += n;
+}
+
+void Session::on_send_error(const SocketError& e) {
+  const bool gone = e.error_number() == EPIPE || e.error_number() == ECONNRESET;
+  if (peer_open_ || !gone) throw e;
+  // The peer closed its end entirely, not just half: nobody reads what is left.
+  in_pos_ = in_len_, encoded_.clear(), encoded_pos_ = 0;
+  stdin_open_ = write_open_ = false;
 }
 
 void Session::on_stdin_ready() {
