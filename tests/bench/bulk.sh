@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Bulk TCP on loopback: a large file of zeros sent connect → serve-1to1 (→ /dev/null), next
+# to nc (netcat-openbsd) and socat doing the same, and iperf3 (memory to memory) as the
+# ceiling. The tools take turns within each repetition, so a noisy neighbour hurts them
+# alike; the table shows medians in GiB/s and the ratios the goals are stated in.
+#
+#   tests/bench/bulk.sh [BUILD_DIR]        (default: build)
+#   REPS=7 SIZE_GIB=2 tests/bench/bulk.sh build
+#
+# Not part of `make test`: it is a measurement, not a check. Loopback only.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+build="$(cd "${1:-build}" && pwd)"
+sockchat="$build/sockchat"
+reps="${REPS:-5}"
+size_gib="${SIZE_GIB:-2}"
+[ -x "$sockchat" ] || { echo "bulk.sh: no sockchat in $build (build it first)" >&2; exit 2; }
+for tool in nc socat iperf3 python3; do
+  command -v "$tool" >/dev/null || { echo "bulk.sh: $tool is missing (make bench installs it)" >&2; exit 2; }
+done
+nc_bin="$(command -v nc.openbsd || command -v nc)"
+
+# The file is made once and kept: truncate makes it sparse, so reading it costs no disk.
+data_dir="${TMPDIR:-/tmp}/sockchat-bench"
+data="$data_dir/zero-${size_gib}g"
+mkdir -p "$data_dir"
+if [ ! -f "$data" ] || [ "$(stat -c %s "$data")" -ne $((size_gib << 30)) ]; then
+  truncate -s "${size_gib}G" "$data"
+fi
+bytes=$(stat -c %s "$data")
+# Read it once untimed: the first read fills the page cache (zeroed pages for the holes),
+# which would otherwise be charged to whichever tool comes first.
+cat "$data" >/dev/null
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+util() { python3 "$here/bulk_util.py" "$@"; }
+free_port() { util free-port; }
+wait_listening() { util wait-listen "$1"; }
+gibps() { python3 -c "import sys; print('%.3f' % ($bytes / 2**30 / (float(sys.argv[2]) - float(sys.argv[1]))))" "$1" "$2"; }
+
+# Each run_X prints the GiB/s of one transfer of the file.
+run_sockchat() {
+  "$sockchat" serve-1to1 --port 0 </dev/null >/dev/null 2>"$work/serve.err" &
+  local server=$!
+  pids+=("$server")
+  local port
+  port=$(util wait-line "$work/serve.err" 'listening on 127\.0\.0\.1:(\d+)')
+  local start end
+  start=$(now)
+  "$sockchat" connect 127.0.0.1 "$port" <"$data" 2>/dev/null
+  wait "$server"
+  end=$(now)
+  gibps "$start" "$end"
+}
+
+run_nc() {
+  local port
+  port=$(free_port)
+  "$nc_bin" -l 127.0.0.1 "$port" </dev/null >/dev/null &
+  local server=$!
+  pids+=("$server")
+  wait_listening "$port"
+  local start end
+  start=$(now)
+  "$nc_bin" -N 127.0.0.1 "$port" <"$data"
+  wait "$server"
+  end=$(now)
+  gibps "$start" "$end"
+}
+
+run_socat() {
+  local port
+  port=$(free_port)
+  socat -u "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr" OPEN:/dev/null &
+  local server=$!
+  pids+=("$server")
+  wait_listening "$port"
+  local start end
+  start=$(now)
+  socat -u "OPEN:$data" "TCP:127.0.0.1:$port"
+  wait "$server"
+  end=$(now)
+  gibps "$start" "$end"
+}
+
+# iperf3 sends from memory and reports what the receiver got: the loopback's ceiling.
+run_iperf3() {
+  local port
+  port=$(free_port)
+  iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+  local server=$!
+  pids+=("$server")
+  wait_listening "$port"
+  iperf3 -c 127.0.0.1 -p "$port" -n "$bytes" -J >"$work/iperf3.json"
+  wait "$server"
+  python3 -c "import json, sys; r = json.load(open(sys.argv[1]))['end']['sum_received'];
+print('%.3f' % (r['bytes'] / 2**30 / r['seconds']))" "$work/iperf3.json"
+}
+
+tools=(sockchat nc socat iperf3)
+echo "Bulk TCP on loopback: $((bytes >> 20)) MiB per transfer, $reps repetitions," \
+  "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for rep in $(seq "$reps"); do
+  line="  run $rep:"
+  for tool in "${tools[@]}"; do
+    result=$("run_$tool")
+    echo "$tool $result" >>"$work/results"
+    line="$line $tool $result"
+  done
+  echo "$line"
+done
+util report "$work/results"
