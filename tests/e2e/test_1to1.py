@@ -249,6 +249,19 @@ class Bulk(unittest.TestCase):
         self.assertEqual(self.sha(client_out), self.sha(self.a))
         self.assertEqual(os.path.getsize(server_out), 0)
 
+    def test_client_to_server_through_a_pipe(self):
+        # A pipe on stdin is read() 256 KiB at a time (a regular file goes by sendfile).
+        server_out = os.path.join(self.dir, "server.out")
+        with open(server_out, "wb") as so:
+            server, port = serve(stdin=subprocess.DEVNULL, stdout=so)
+            cat = subprocess.Popen(["cat", self.a], stdout=subprocess.PIPE)
+            client = connect("127.0.0.1", str(port), stdin=cat.stdout)
+            cat.stdout.close()
+            self.assertEqual(client.finish(60)[0], 0)
+            self.assertEqual(cat.wait(WAIT), 0)
+            self.assertEqual(server.finish(60)[0], 0)
+        self.assertEqual(self.sha(server_out), self.sha(self.a))
+
     def test_both_ways_at_once_does_not_deadlock(self):
         # Each side sends while the other sends: a chat that blocked in send() until all
         # was taken would wait forever for a peer that is itself blocked sending.
@@ -457,6 +470,19 @@ class Observability(unittest.TestCase):
         expect(r'recv\(\d+, 262144\) = 6 "hello\\n"')
         expect(r"recv\(\d+, 262144\) = 0 \"\"")
         expect(r"shutdown\(\d+, SHUT_WR\) = 0")
+
+    def test_trace_shows_sendfile_for_a_file(self):
+        with tempfile.NamedTemporaryFile() as f:
+            f.write(b"z" * 300000)
+            f.flush()
+            f.seek(0)
+            server, port = serve(stdin=subprocess.DEVNULL)
+            client = connect("127.0.0.1", str(port), "--trace", stdin=f)
+            status, _, err = client.finish()
+        self.assertEqual(status, 0)
+        self.assertRegex(err, rb"sendfile\(\d+, 0, NULL, \d+\) = \d+  # s\.sendfile\(file\)")
+        self.assertRegex(err, rb"sendfile\(\d+, 0, NULL, \d+\) = 0 ")  # the file's end
+        self.assertEqual(server.finish()[:2], (0, b"z" * 300000))
 
     def test_json_events(self):
         server, port = serve("--json")
