@@ -194,8 +194,12 @@ void Socket::connect(const Address& address) {
 }
 
 int Socket::connect_ex(const Address& address) {
-  trace::Call t("connect", fmt::format("{}, {}", fd_, address.to_string()),
-                fmt::format("s.connect_ex({})", address.to_python()));
+  // A port scan calls this once or twice per port: the text is built only when tracing.
+  trace::Call t("connect");
+  if (t.on()) {
+    t.describe(fmt::format("{}, {}", fd_, address.to_string()),
+               fmt::format("s.connect_ex({})", address.to_python()));
+  }
   bool timed_out = false;
   const int err = connect_errno(address, timed_out);
   if (err == 0) {
@@ -416,18 +420,21 @@ void Socket::setsockopt(int level, int option, const void* value, socklen_t size
 
 int Socket::getsockopt(int level, int option) const {
   int value = 0;
-  trace::Call t(
-      "getsockopt",
-      fmt::format("{}, {}, {}", fd_, trace::level_name(level), trace::option_name(level, option)),
-      fmt::format("s.getsockopt(socket.{}, socket.{})", trace::level_name(level),
-                  trace::option_name(level, option)));
+  // SO_ERROR after every nonblocking connect of a port scan: text only when tracing.
+  trace::Call t("getsockopt");
+  if (t.on()) {
+    t.describe(
+        fmt::format("{}, {}, {}", fd_, trace::level_name(level), trace::option_name(level, option)),
+        fmt::format("s.getsockopt(socket.{}, socket.{})", trace::level_name(level),
+                    trace::option_name(level, option)));
+  }
   socklen_t len = sizeof value;
   if (::getsockopt(fd_, level, option, &value, &len) < 0) {
     const int err = errno;  // saved: tracing may change errno
     t.fail(err);
     throw_socket_error("getsockopt " + trace::option_name(level, option), {}, err);
   }
-  t.ok(std::to_string(value));
+  t.ok(value);
   return value;
 }
 
