@@ -81,7 +81,7 @@ std::vector<Address> targets_of(const ProbeCliOptions& o) {
   const std::vector<std::uint16_t> ports = parse_port_spec(o.ports, services(o.udp));
   std::vector<Address> targets;
   for (const Address& a : Address::resolve(o.host, 0, o.udp ? SOCK_DGRAM : SOCK_STREAM)) {
-    for (std::uint16_t port : ports) targets.push_back(*Address::from_literal(a.host(), port));
+    for (std::uint16_t port : ports) targets.push_back(with_port(a, port));
   }
   return targets;
 }

@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <map>
-#include <set>
 
 #include <fmt/format.h>
 
@@ -46,11 +45,10 @@ const char* state_color(PortState state) {
 // Results grouped by address, in the order they were probed.
 std::vector<std::vector<const ProbeResult*>> by_address(const std::vector<ProbeResult>& results) {
   std::vector<std::vector<const ProbeResult*>> groups;
-  std::string current;
   for (const ProbeResult& r : results) {
-    const std::string host = r.target.host();
-    if (groups.empty() || host != current) groups.emplace_back();
-    current = host;
+    if (groups.empty() || !same_host(groups.back().front()->target, r.target)) {
+      groups.emplace_back();
+    }
     groups.back().push_back(&r);
   }
   return groups;
@@ -130,12 +128,10 @@ void report_results(const std::string& name, const std::vector<ProbeResult>& res
 }
 
 nlohmann::json count_states(const std::vector<ProbeResult>& results) {
+  std::map<PortState, std::size_t> n;
+  for (const ProbeResult& r : results) ++n[r.state];
   nlohmann::json counts = nlohmann::json::object();
-  for (PortState state : kStates) counts[std::string(state_name(state))] = 0;
-  for (const ProbeResult& r : results) {
-    counts[std::string(state_name(r.state))] =
-        counts[std::string(state_name(r.state))].get<int>() + 1;
-  }
+  for (PortState state : kStates) counts[std::string(state_name(state))] = n[state];
   return counts;
 }
 
@@ -155,13 +151,13 @@ bool is_up(PortState state, bool udp) {
 }
 
 bool every_port_open(const std::vector<ProbeResult>& results, bool udp) {
-  std::set<std::uint16_t> all;
-  std::set<std::uint16_t> up;
+  std::vector<bool> probed(65536, false);
+  std::vector<bool> up(65536, false);
   for (const ProbeResult& r : results) {
-    all.insert(r.target.port());
-    if (is_up(r.state, udp)) up.insert(r.target.port());
+    probed[r.target.port()] = true;
+    if (is_up(r.state, udp)) up[r.target.port()] = true;
   }
-  return !all.empty() && all.size() == up.size();
+  return !results.empty() && probed == up;
 }
 
 }  // namespace sockchat::cli

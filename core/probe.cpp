@@ -1,11 +1,13 @@
 #include "core/probe.hpp"
 
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <deque>
 
 #include <fmt/format.h>
@@ -345,6 +347,18 @@ class Scanner {
 };
 
 }  // namespace
+
+Address with_port(const Address& host, std::uint16_t port) {
+  sockaddr_storage sa{};
+  std::memcpy(&sa, host.data(), std::min<std::size_t>(host.size(), sizeof sa));
+  if (host.family() == AF_INET) reinterpret_cast<sockaddr_in*>(&sa)->sin_port = htons(port);
+  if (host.family() == AF_INET6) reinterpret_cast<sockaddr_in6*>(&sa)->sin6_port = htons(port);
+  return Address::from_sockaddr(reinterpret_cast<const sockaddr*>(&sa), host.size());
+}
+
+bool same_host(const Address& a, const Address& b) {
+  return with_port(a, 0) == with_port(b, 0);
+}
 
 std::size_t raise_fd_limit() {
   rlimit limit{};

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -39,6 +40,12 @@ struct ProbeResult {
   bool self_connect = false;     // connected to itself (or to another probe): closed
   bool answered() const { return rtt_ms.has_value(); }
 };
+
+// `host` (IPv4 or IPv6) with another port: one target per port without re-parsing text.
+Address with_port(const Address& host, std::uint16_t port);
+
+// Whether two addresses name the same host, whatever their ports.
+bool same_host(const Address& a, const Address& b);
 
 // Raises the soft RLIMIT_NOFILE to the hard limit (as a server with many clients does) and
 // returns the soft limit now in force.
