@@ -11,7 +11,9 @@
 //   settimeout(0s)            nonblocking: a call that would wait throws WouldBlockError;
 //   settimeout(2.5s)          a deadline: a call that would wait polls, then TimeoutError.
 // Every failure throws a SocketError naming the call, the address and errno; connect_ex
-// alone returns errno instead. Read: socket(7), tcp(7), udp(7).
+// alone returns errno instead. EINTR is retried; send and sendto pass MSG_NOSIGNAL, so a
+// closed peer is an EPIPE error rather than a SIGPIPE. docs/api.md maps each method to its
+// syscall, man page and tests. Read: socket(7), tcp(7), udp(7).
 #pragma once
 
 #include <sys/socket.h>
@@ -107,7 +109,7 @@ class Socket {
   // One traced send(2) that may wait until `deadline`: sendall shares one deadline.
   std::size_t send_until(std::string_view data, int flags, const Deadline& deadline);
   bool waits() const;  // a timeout > 0 is set: would-block means "poll, then retry"
-  std::string timed_out_result() const;  // "-1 ETIMEDOUT (timed out after 2 s)" for traces
+  std::string timed_out_result() const;  // "ETIMEDOUT (timed out after 2 s)" for traces
   void set_nonblocking_flag(bool on, const std::string& python);
 
   int fd_ = -1;
