@@ -153,10 +153,16 @@ bool ThreadedServer::start_threads(Client& c) {
     return true;
   } catch (const std::system_error&) {
     // Out of threads (EAGAIN): the writer, if it started, ends once closing is set.
-    std::lock_guard lock(mutex_);
-    drop(c);
-    c.reader_done = true;
-    if (!c.writer.joinable()) c.writer_done = true;
+    {
+      std::lock_guard lock(mutex_);
+      Outcome outcome;
+      room_.leave(c.id, LeaveReason::error, outcome);
+      apply(outcome);
+      drop(c);
+      c.reader_done = true;
+      if (!c.writer.joinable()) c.writer_done = true;
+    }
+    signals_.wake();  // reap() frees it
     return false;
   }
 }
