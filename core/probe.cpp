@@ -134,6 +134,12 @@ class Scanner {
     if (options_.udp || !room || !recyclable(err) || socket.connect_ex(unspecified()) != 0) {
       return close_probe(socket, false);
     }
+    if (!explained_ && trace::enabled()) {
+      trace::emit(
+          "# connect(AF_UNSPEC) dissolved the refused attempt: this socket is reused for "
+          "the next port, instead of close() + socket() + setblocking(False)");
+      explained_ = true;
+    }
     idle_.push_back(std::move(socket));
   }
 
@@ -340,6 +346,7 @@ class Scanner {
   std::vector<ProbeResult> results_;
   std::vector<Slot> slots_;  // probes in flight; fds_[i] is slots_[i]'s descriptor
   std::vector<pollfd> fds_;
+  bool explained_ = false;         // the recycling was explained in the trace once
   std::vector<Socket> idle_;       // refused probes' sockets, dissolved, ready for another port
   std::size_t next_ = 0;           // next target never tried
   std::deque<std::size_t> retry_;  // targets postponed for lack of a descriptor or port
