@@ -143,8 +143,10 @@ void print_options(const Address& target, const Address& local, const Address& p
     const std::string before = value_text(row["before"]);
     const std::string after = value_text(row["after"]);
     const std::string value = before == after ? before : before + " -> " + after;
-    say_out(fmt::format("  {:<13}{:<18}{:<26}{}", row["level"].get<std::string>(),
-                        row["name"].get<std::string>(), value, row.value("why", "")));
+    std::string line = fmt::format("  {:<13}{:<18}{:<26}{}", row["level"].get<std::string>(),
+                                   row["name"].get<std::string>(), value, row.value("why", ""));
+    line.erase(line.find_last_not_of(' ') + 1);  // no padding after the last column
+    say_out(line);
   }
 }
 
