@@ -8,7 +8,7 @@ import time
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
 # The tutorial's server starts two threads per client and cannot say when they are
 # ready; a message sent before its sending thread waits is lost. Give them a moment.
-time.sleep(0.3)
+time.sleep(1.0)
 s.settimeout(3)
 for word in ["one", "two"]:
     s.send(word.encode())
