@@ -28,8 +28,9 @@ TIMEOUT = 5.0
 class Server:
     """A serve-group process on port 0; its stdout is read by a thread into a queue."""
 
-    def __init__(self, io, *args, json_events=False, preexec_fn=None, wrapper=()):
+    def __init__(self, io, *args, json_events=False, preexec_fn=None, wrapper=(), trace=False):
         cmd = [*wrapper, SOCKCHAT] + (["--json"] if json_events else [])
+        cmd += ["--trace"] if trace else []
         cmd += ["serve-group", "--port", "0", "--io", io, *args]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, preexec_fn=preexec_fn)
@@ -73,6 +74,7 @@ class Server:
             self.proc.send_signal(sig)
         rc = self.proc.wait(timeout=TIMEOUT)
         self.reader.join(timeout=TIMEOUT)
+        self.stderr = self.proc.stderr.read().decode("utf-8", "replace")
         for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             pipe.close()
         return rc
@@ -412,6 +414,21 @@ class GroupChatTests:
             pass
         ticks = stat() - before
         self.assertLess(ticks, 15, "server burned CPU while out of descriptors")
+
+    def test_trace_shows_the_calls_and_the_raised_descriptor_limit(self):
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        if hard == resource.RLIM_INFINITY or hard <= 256:
+            self.skipTest("needs a finite hard limit above 256")
+        server = self.start(trace=True, preexec_fn=lambda: resource.setrlimit(
+            resource.RLIMIT_NOFILE, (256, hard)))
+        a, b = self.join(server, 2)
+        a.send("traced\n")
+        self.assertEqual(b.text(), "<guest1> traced")
+        server.stop()
+        err = server.stderr
+        self.assertIn(f"setrlimit(RLIMIT_NOFILE, 256 -> {hard}) = 0", err)
+        for call in ("bind(", "listen(", "accept(", "recv(", "send(", "TCP_NODELAY"):
+            self.assertIn(call, err)
 
     # --- shutdown and the console ---------------------------------------------------------
 
