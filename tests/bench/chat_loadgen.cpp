@@ -117,6 +117,24 @@ class Epoll {
   std::array<epoll_event, 1024> events_{};
 };
 
+// getrusage(2): this process's CPU time so far (user + system).
+double own_cpu_seconds() {
+  rusage u{};
+  check(::getrusage(RUSAGE_SELF, &u), "getrusage");
+  const auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(u.ru_utime) + seconds(u.ru_stime);
+}
+
+// The 1-minute load average (proc(5), /proc/loadavg): how busy the machine was.
+double load_average() {
+  double load = 0;
+  if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &load) != 1) load = 0;
+    std::fclose(f);
+  }
+  return load;
+}
+
 class LoadGen {
  public:
   explicit LoadGen(const Options& o);
@@ -153,6 +171,8 @@ class LoadGen {
   std::string nonce_;
   Nanos begin_ = now_ns(), deadline_, setup_end_ = 0, start_ = 0, end_ = 0, last_send_ = 0;
   std::optional<ProcSample> before_, after_;
+  double own_cpu_s_ = 0;  // ours, during the measurement: near 1 s/s means WE were the limit
+  double loadavg_ = 0;    // the machine's, when the measurement began
   bool timed_out_ = false;
 };
 
@@ -240,6 +260,8 @@ void LoadGen::measure(const std::string& mode) {
     before_ = sample_process(o_.server_pid);
     if (!before_) throw SetupError(fmt::format("no process {} to measure", o_.server_pid));
   }
+  loadavg_ = load_average();
+  const double own_cpu_before = own_cpu_seconds();
   const int total = senders() * lines_;
   const bool paced = mode == "paced";
   // Paced: the k-th line overall is due at start + k / (S * R): each sender sends every
@@ -267,6 +289,7 @@ void LoadGen::measure(const std::string& mode) {
     poll_until(std::min(sent < total ? due(sent) : now + kSecond / 10, deadline_));
   }
   end_ = now_ns();
+  own_cpu_s_ = own_cpu_seconds() - own_cpu_before;
   if (o_.server_pid > 0) after_ = sample_process(o_.server_pid);
 }
 
@@ -417,6 +440,8 @@ void LoadGen::report() const {
                       {"deliveries_per_s", rate},
                       {"p50_ms", ms(s.p50)},
                       {"p99_ms", ms(s.p99)},
+                      {"loadgen_cpu_s", own_cpu_s_},
+                      {"loadavg", loadavg_},
                       {"max_ms", ms(s.max)}};
   std::string server;
   if (before_ && after_) {
@@ -436,10 +461,11 @@ void LoadGen::report() const {
   }
   fmt::print(
       "{}{} N={} S={} M={}: {}/{} delivered (missing {}, dup {}, reordered {}, garbled {}){} "
-      "in {:.3f} s = {:.0f} deliveries/s; latency p50 {:.2f} ms p99 {:.2f} ms max {:.2f} ms{}\n",
+      "in {:.3f} s = {:.0f} deliveries/s; latency p50 {:.2f} ms p99 {:.2f} ms max {:.2f} ms{}; "
+      "loadgen cpu {:.2f} s, load average {:.1f}\n",
       o_.label.empty() ? "" : o_.label + " ", mode_, o_.clients, senders(), lines_, s.delivered,
       s.expected, s.missing(), s.duplicates, s.reordered, s.garbled, timed_out_ ? " TIMED OUT" : "",
-      ms(busy) / 1e3, rate, ms(s.p50), ms(s.p99), ms(s.max), server);
+      ms(busy) / 1e3, rate, ms(s.p50), ms(s.p99), ms(s.max), server, own_cpu_s_, loadavg_);
 }
 
 // --- setting up ---------------------------------------------------------------------

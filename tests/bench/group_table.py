@@ -201,6 +201,11 @@ def write_docs(path, text):
         f.write(head + MARK_BEGIN + "\n" + text + MARK_END + tail)
 
 
+def cores():
+    import os
+    return os.cpu_count()
+
+
 def table_command(args, runs):
     table = cells(runs)
     lines = markdown(table) + ["Goals (sockchat-epoll):", ""] + goals(table) + [""]
@@ -209,7 +214,9 @@ def table_command(args, runs):
         chart_data(table, args[args.index("--data") + 1])
     if "--docs" in args:
         command = args[args.index("--command") + 1] if "--command" in args else "tests/bench/group.sh"
-        text = "\n".join([f"Reproduce: `{command}` (medians of the repetitions).", ""] + lines)
+        loads = [r["loadavg"] for r in runs if "loadavg" in r]
+        load = f" Load average during the run: {min(loads):.1f}–{max(loads):.1f} on {cores()} cores." if loads else ""
+        text = "\n".join([f"Reproduce: `{command}` (medians of the repetitions).{load}", ""] + lines)
         write_docs(args[args.index("--docs") + 1], text + "\n")
 
 
