@@ -5,13 +5,16 @@
 // peer's next call fails with ECONNRESET, and unread data is thrown away. tshark shows
 // both on the wire (see the README). Read: tcp(7), shutdown(2), socket(7) on SO_LINGER.
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <cstdio>
 #include <string>
 
 #include "core/error.hpp"
 #include "core/socket.hpp"
+#include "core/wait.hpp"
 
 using namespace sockchat;
 
@@ -58,6 +61,8 @@ int main() {
   Pair c = connected(server);
   c.client.setsockopt(SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
   c.client.close();
+  // The RST is readable news on the other side: wait (bounded) until it has arrived.
+  wait_ready(c.conn.fileno(), POLLIN, Deadline(std::chrono::seconds(5)));
   for (int i = 0; i < 2; ++i) {
     try {
       c.conn.send("anyone?\n");
