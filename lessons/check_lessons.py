@@ -10,7 +10,8 @@ A lesson cannot rot if what it tells students to type is run on every build. The
   $ COMMAND &                a background job (%1, %2...): the lines after it are waited
   expected lines             for in its output (readiness: they may follow other lines)
   $ kill [-INT] %N           signal a job, then wait for it to exit; the lines after it are
-  $ wait [%N]                what the job printed since it was last checked
+  $ wait [%N]                what the job printed since it was last checked (before the
+                             signal, the job gets up to 3 s to print all but the last)
   ```
 
 Matching: a line that is only "..." matches any number of lines; "..." inside a line
@@ -44,6 +45,7 @@ JOB_RE = re.compile(r"^(kill(?: -(?:INT|TERM|HUP|KILL))?|wait)(?: %(\d+))?$")
 
 COMMAND_TIMEOUT = 20.0  # seconds any one command may run
 BUILTIN_WAIT = 10.0  # seconds to wait for a job's lines, or for it to exit
+PRINT_GRACE = 3.0  # seconds a job gets to print its expected lines before `kill`
 SHOW = False  # --show: print what every command printed (for lesson authors)
 
 
@@ -257,6 +259,14 @@ def run_job_control(step, words, expected, jobs):
         raise Failure(f"{step.command}: no such job")
     job = jobs[index]
     if action.startswith("kill"):
+        # What the README says the job printed must not be cut short by the signal: give
+        # it a moment to arrive (all but the last line, which is often what the signal
+        # itself makes the job print: "server stopped...", a summary).
+        deadline = time.monotonic() + PRINT_GRACE
+        while not match(expected[:-1], job.new_lines(), prefix=True):
+            if time.monotonic() > deadline or job.proc.poll() is not None:
+                break
+            time.sleep(0.02)  # polling the job's output, with a deadline
         name = action.split("-")[1] if "-" in action else "TERM"
         job.signal(getattr(signal, "SIG" + name))
     if not job.finish(BUILTIN_WAIT):
