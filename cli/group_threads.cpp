@@ -89,6 +89,7 @@ class ThreadedServer {
   ChatRoom room_;
   std::unordered_map<ClientId, std::unique_ptr<Client>> clients_;
   std::vector<Client*> slow_;
+  bool stopping_ = false;  // shutting down: the room is told once, not once per leaver
 };
 
 ThreadedServer::ThreadedServer(const GroupOptions& options)
@@ -208,6 +209,7 @@ void ThreadedServer::shut_down() {
   Outcome outcome;
   room_.shutdown(outcome);
   apply(outcome);
+  stopping_ = true;
   for (auto& [id, c] : clients_) {
     c->closing = true;
     c->wake.notify_one();
@@ -287,7 +289,9 @@ void ThreadedServer::finish_reading(Client& c, LeaveReason why) {
   {
     std::lock_guard lock(mutex_);
     Outcome outcome;
-    if (why == LeaveReason::idle) {
+    if (stopping_) {
+      // "* server shutting down" said it all.
+    } else if (why == LeaveReason::idle) {
       room_.idle(c.id, outcome);  // "! idle for S s, disconnecting", then it leaves
     } else {
       room_.leave(c.id, why, outcome);  // nothing if it already left (/quit, dropped)
