@@ -95,7 +95,7 @@ TEST_CASE("a message goes to everyone but its sender, prefixed once", "[room]") 
   CHECK(r.room.messages() == 1);
 }
 
-TEST_CASE("--echo sends a message back to its sender too", "[room]") {
+TEST_CASE("echo mode (--echo) sends a message back to its sender too", "[room]") {
   Room r(2, {true, 4096, 0});
   r.clear();
   r.say(1, "hi");
