@@ -125,6 +125,12 @@ void notice(const nlohmann::json& event, std::string_view human) {
   }
 }
 
+void warning(std::string_view text) {
+  const std::string line =
+      paint(use_color(STDERR_FILENO), "1;31", fmt::format("WARNING: {}", text));
+  write_all(STDERR_FILENO, fmt::format("sockchat: {}\n", line));
+}
+
 // ---------------------------------------------------------------------------------------
 // The terminal: keys one by one, and a line editor, so a message that arrives while you
 // type is printed above your half-typed line instead of through it.

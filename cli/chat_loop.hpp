@@ -64,6 +64,9 @@ inline Timeout wait_limit(Timeout mode) {
 // peer's bytes (as nc -v does).
 void notice(const nlohmann::json& event, std::string_view human);
 
+// "sockchat: WARNING: TEXT" on stderr, in bold red on a colour terminal.
+void warning(std::string_view text);
+
 struct ChatOptions {
   Framing framing = Framing::line;
   std::string nick;  // connect --nick: "/nick NAME" is sent first

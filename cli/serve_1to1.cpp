@@ -73,13 +73,10 @@ void bind_listener(Socket& listener, const Address& address, SocketFileRemover& 
 void announce(const Address& bound) {
   const bool everywhere = bound.host() == "0.0.0.0" || bound.host() == "::";
   if (everywhere) {
-    const std::string warning = fmt::format(
-        "WARNING: listening on every interface ({}): anyone who can reach this machine can "
-        "connect",
-        bound.to_string());
-    write(STDERR_FILENO, "sockchat: ", 10);
-    const std::string line = paint(use_color(STDERR_FILENO), "1;31", warning) + "\n";
-    write(STDERR_FILENO, line.data(), line.size());
+    warning(
+        fmt::format("listening on every interface ({}): anyone who can reach this machine "
+                    "can connect",
+                    bound.to_string()));
   }
   notice({{"event", "listening"},
           {"address", bound.to_string()},
