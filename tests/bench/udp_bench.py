@@ -29,7 +29,8 @@ DEADLINE = 60.0
 
 
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    # iperf3 listens on TCP (its control connection) and receives UDP on the same number.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
@@ -41,12 +42,12 @@ def first_line(proc, timeout=10.0):
     return proc.stdout.readline()
 
 
-def wait_listening(port, timeout=10.0):
+def wait_listening(port, server, timeout=10.0):
     """Polls the kernel's table of TCP sockets until one listens on `port` (iperf3's control
     connection). Connecting to find out would use up the one client `iperf3 -s -1` serves."""
     end = time.monotonic() + timeout
     needle = ":%04X" % port
-    while time.monotonic() < end:
+    while time.monotonic() < end and server.poll() is None:
         for table in ("/proc/net/tcp", "/proc/net/tcp6"):
             with open(table) as f:
                 for line in f.readlines()[1:]:
@@ -88,11 +89,21 @@ def run_sockchat(sockchat, size, count):
 
 
 def run_iperf3(size, count, window=None):
+    for attempt in range(3):  # a port taken between free_port() and iperf3's bind: again
+        try:
+            return run_iperf3_once(size, count, window)
+        except RuntimeError as e:
+            if attempt == 2:
+                raise
+            print("# iperf3 again: %s" % e, file=sys.stderr)
+
+
+def run_iperf3_once(size, count, window):
     port = free_port()
     server = subprocess.Popen(["iperf3", "-s", "-1", "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_listening(port)
+        wait_listening(port, server)
         args = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-u", "-b", "0", "-l", str(size),
                 "-k", str(count), "--json"]
         if window:
@@ -124,6 +135,9 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--count", type=int, default=200000)
     ap.add_argument("--sizes", default="64 1400")
+    ap.add_argument("--variant", action="append", default=[], metavar="LABEL=PATH",
+                    help="another sockchat binary to measure too (e.g. one built without "
+                         "batching), as an extra row")
     args = ap.parse_args()
 
     print("# %s; %d rounds of %d datagrams per size; load average %s"
@@ -134,8 +148,13 @@ def main():
     print("| ---: | --- | ---: | ---: | ---: | ---: |")
     for size in (int(s) for s in args.sizes.split()):
         tools = {"sockchat": [], "iperf3": [], "iperf3 -w 4M": []}
+        variants = dict(v.split("=", 1) for v in args.variant)
+        for label in variants:
+            tools[label] = []
         for _ in range(args.runs):  # interleaved, so noise hits every tool alike
             tools["sockchat"].append(run_sockchat(args.sockchat, size, args.count))
+            for label, path in variants.items():
+                tools[label].append(run_sockchat(path, size, args.count))
             tools["iperf3"].append(run_iperf3(size, args.count))
             tools["iperf3 -w 4M"].append(run_iperf3(size, args.count, "4M"))
         rows = [row(name, runs) for name, runs in tools.items()]
