@@ -250,7 +250,7 @@ class Bulk(unittest.TestCase):
         self.assertEqual(os.path.getsize(server_out), 0)
 
     def test_client_to_server_through_a_pipe(self):
-        # A pipe on stdin is read() 256 KiB at a time (a regular file goes by sendfile).
+        # A pipe on stdin is read() 1 MiB at a time (a regular file goes by sendfile).
         server_out = os.path.join(self.dir, "server.out")
         with open(server_out, "wb") as so:
             server, port = serve(stdin=subprocess.DEVNULL, stdout=so)
@@ -467,8 +467,8 @@ class Observability(unittest.TestCase):
         expect(r"bind\(\d+, 127\.0\.0\.1:0\) = 0  # s\.bind\(\('127\.0\.0\.1', 0\)\)")
         expect(r"listen\(\d+, 5\) = 0")
         expect(r"accept\(\d+\) = \d+ from 127\.0\.0\.1:\d+")
-        expect(r'recv\(\d+, 262144\) = 6 "hello\\n"')
-        expect(r"recv\(\d+, 262144\) = 0 \"\"")
+        expect(r'recv\(\d+, 1048576\) = 6 "hello\\n"')
+        expect(r"recv\(\d+, 1048576\) = 0 \"\"")
         expect(r"shutdown\(\d+, SHUT_WR\) = 0")
 
     def test_trace_shows_sendfile_for_a_file(self):
