@@ -6,7 +6,9 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <csignal>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -26,6 +28,40 @@ Address udp_address(const std::string& host, const std::string& port, bool allow
   }
   if (host.starts_with("unix:")) throw UsageError("udp-send and udp-recv speak UDP over IP only");
   return Address::resolve(host, number, SOCK_DGRAM).front();
+}
+
+CLI::Validator seconds_check(bool positive) {
+  return CLI::Validator(
+      [positive](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        const bool ok = !text.empty() && *end == '\0' && std::isfinite(value) &&
+                        (positive ? value > 0 : value >= 0);
+        return ok ? ""
+                  : fmt::format("expected a number of seconds {} 0, got {}",
+                                positive ? ">" : ">=", text);
+      },
+      "SECONDS");
+}
+
+CLI::Validator bytes_check() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const bool digits = !text.empty() && text.size() <= 9 &&
+                            text.find_first_not_of("0123456789") == std::string::npos;
+        return digits ? "" : "expected a number of bytes (0 or more), got " + text;
+      },
+      "BYTES");
+}
+
+CLI::Validator count_check() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const bool digits = !text.empty() && text.size() <= 18 &&
+                            text.find_first_not_of("0123456789") == std::string::npos;
+        return digits && std::stoll(text) >= 1 ? "" : "expected a whole number >= 1, got " + text;
+      },
+      "N");
 }
 
 std::int64_t wall_ns() {

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include <CLI/CLI.hpp>
+
 #include "core/address.hpp"
 #include "core/error.hpp"
 #include "core/socket.hpp"
@@ -20,6 +22,12 @@ std::size_t max_datagram(int family);
 // HOST and PORT for a datagram socket: the first address getaddrinfo gives. `allow_zero`
 // lets a receiver ask for any free port (0). Throws UsageError.
 Address udp_address(const std::string& host, const std::string& port, bool allow_zero);
+
+// Option checks with a one-line message (CLI11's own print DBL_MAX in full):
+// a number of seconds (> 0 if `positive`, else >= 0), a count of bytes (an integer >= 0).
+CLI::Validator seconds_check(bool positive);
+CLI::Validator bytes_check();
+CLI::Validator count_check();  // a whole number >= 1
 
 // CLOCK_REALTIME in nanoseconds since the epoch: the clock the --seq header carries.
 std::int64_t wall_ns();

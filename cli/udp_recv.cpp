@@ -195,7 +195,7 @@ void setup_udp_recv(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--port", o->port, "port to bind; 0 lets the kernel pick one")
       ->capture_default_str();
-  sub->add_option("--count", o->count, "exit after N datagrams")->check(CLI::PositiveNumber);
+  sub->add_option("--count", o->count, "exit after N datagrams")->check(count_check());
   sub->add_flag("--echo", o->echo, "send each datagram back to its sender (sendto)");
   sub->add_option("--join", o->join, "join this IPv4 or IPv6 multicast group");
   sub->add_flag("--stats", o->stats,

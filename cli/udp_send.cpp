@@ -264,17 +264,18 @@ void setup_udp_send(CLI::App& app) {
       ->required();
   sub->add_option("port", o->port, "destination port: 1-65535 or a service name")->required();
   sub->add_option("message", o->words, "words sent as one datagram (default: each stdin line)");
-  sub->add_option("--count", o->count, "send N datagrams")->check(CLI::PositiveNumber);
+  sub->add_option("--count", o->count, "send N datagrams")->check(count_check());
   sub->add_option("--interval", o->interval, "seconds between datagrams")
-      ->check(CLI::NonNegativeNumber);
-  sub->add_option("--size", o->size, "make every datagram exactly BYTES long (pad or cut)");
+      ->check(seconds_check(false));
+  sub->add_option("--size", o->size, "make every datagram exactly BYTES long (pad or cut)")
+      ->check(bytes_check());
   sub->add_flag("--broadcast", o->broadcast, "allow a broadcast destination (SO_BROADCAST)");
   sub->add_option("--ttl", o->ttl, "hops the datagram may make (IP_TTL, IP_MULTICAST_TTL)")
       ->check(CLI::Range(0, 255));
   sub->add_flag("--seq", o->seq, "put a sequence number and the send time in each datagram");
   sub->add_flag("--reply", o->reply, "wait for each echo and print the round trip, like ping");
   sub->add_option("--timeout", o->timeout, "seconds to wait for each reply (default 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(seconds_check(true));
   sub->add_option("-s,--source", o->source, "source address to bind, like nc -s");
   sub->callback([o] { exit_code() = guarded([&] { return run_udp_send(*o); }); });
 }
