@@ -42,6 +42,12 @@ cleanup() {
 trap cleanup EXIT
 
 now() { date +%s.%N; }
+# CPU time (user + system) of each end, when /usr/bin/time is there: unlike GiB/s it barely
+# depends on what else the machine runs, so it is the steadier comparison of the work done.
+cpu() {
+  local out="$1"; shift
+  if [ -x /usr/bin/time ]; then /usr/bin/time -f "%U %S" -o "$out" "$@"; else "$@"; fi
+}
 util() { python3 "$here/bulk_util.py" "$@"; }
 free_port() { util free-port; }
 wait_listening() { util wait-listen "$1"; }
@@ -49,14 +55,14 @@ gibps() { python3 -c "import sys; print('%.3f' % ($bytes / 2**30 / (float(sys.ar
 
 # Each run_X prints the GiB/s of one transfer of the file.
 run_sockchat() {
-  "$sockchat" serve-1to1 --port 0 </dev/null >/dev/null 2>"$work/serve.err" &
+  cpu "$work/cpu.server" "$sockchat" serve-1to1 --port 0 </dev/null >/dev/null 2>"$work/serve.err" &
   local server=$!
   pids+=("$server")
   local port
   port=$(util wait-line "$work/serve.err" 'listening on 127\.0\.0\.1:(\d+)')
   local start end
   start=$(now)
-  "$sockchat" connect 127.0.0.1 "$port" <"$data" 2>/dev/null
+  cpu "$work/cpu.client" "$sockchat" connect 127.0.0.1 "$port" <"$data" 2>/dev/null
   wait "$server"
   end=$(now)
   gibps "$start" "$end"
@@ -65,13 +71,13 @@ run_sockchat() {
 run_nc() {
   local port
   port=$(free_port)
-  "$nc_bin" -l 127.0.0.1 "$port" </dev/null >/dev/null &
+  cpu "$work/cpu.server" "$nc_bin" -l 127.0.0.1 "$port" </dev/null >/dev/null &
   local server=$!
   pids+=("$server")
   wait_listening "$port"
   local start end
   start=$(now)
-  "$nc_bin" -N 127.0.0.1 "$port" <"$data"
+  cpu "$work/cpu.client" "$nc_bin" -N 127.0.0.1 "$port" <"$data"
   wait "$server"
   end=$(now)
   gibps "$start" "$end"
@@ -80,13 +86,13 @@ run_nc() {
 run_socat() {
   local port
   port=$(free_port)
-  socat -u "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr" OPEN:/dev/null &
+  cpu "$work/cpu.server" socat -u "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr" OPEN:/dev/null &
   local server=$!
   pids+=("$server")
   wait_listening "$port"
   local start end
   start=$(now)
-  socat -u "OPEN:$data" "TCP:127.0.0.1:$port"
+  cpu "$work/cpu.client" socat -u "OPEN:$data" "TCP:127.0.0.1:$port"
   wait "$server"
   end=$(now)
   gibps "$start" "$end"
@@ -96,11 +102,11 @@ run_socat() {
 run_iperf3() {
   local port
   port=$(free_port)
-  iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+  cpu "$work/cpu.server" iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
   local server=$!
   pids+=("$server")
   wait_listening "$port"
-  iperf3 -c 127.0.0.1 -p "$port" -n "$bytes" -J >"$work/iperf3.json"
+  cpu "$work/cpu.client" iperf3 -c 127.0.0.1 -p "$port" -n "$bytes" -J >"$work/iperf3.json"
   wait "$server"
   python3 -c "import json, sys; r = json.load(open(sys.argv[1]))['end']['sum_received'];
 print('%.3f' % (r['bytes'] / 2**30 / r['seconds']))" "$work/iperf3.json"
@@ -112,8 +118,10 @@ echo "Bulk TCP on loopback: $((bytes >> 20)) MiB per transfer, $reps repetitions
 for rep in $(seq "$reps"); do
   line="  run $rep:"
   for tool in "${tools[@]}"; do
+    rm -f "$work/cpu.server" "$work/cpu.client"
     result=$("run_$tool")
-    echo "$tool $result" >>"$work/results"
+    cpu_s=$(util cpu-per-gib "$bytes" "$work/cpu.server" "$work/cpu.client")
+    echo "$tool $result $cpu_s" >>"$work/results"
     line="$line $tool $result"
   done
   echo "$line"

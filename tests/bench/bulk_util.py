@@ -4,7 +4,9 @@
   bulk_util.py wait-listen PORT       until something listens on PORT (never connects:
                                       nc -l serves only its first connection)
   bulk_util.py wait-line FILE REGEX   until FILE has a line matching REGEX; prints group 1
-  bulk_util.py report RESULTS         medians, ratios and the goals, from "tool GiB/s" lines
+  bulk_util.py cpu-per-gib BYTES F..  CPU seconds per GiB from /usr/bin/time's "%U %S" files
+  bulk_util.py report RESULTS         medians, ratios and the goals, from
+                                      "tool GiB/s [cpu-s/GiB]" lines
 Every wait polls its condition under a 10 s deadline.
 """
 import re
@@ -50,20 +52,36 @@ def wait_line(path, pattern):
     print(poll(found, "%r in %s" % (pattern, path)))
 
 
+def cpu_per_gib(size, paths):
+    total = 0.0
+    for path in paths:
+        try:
+            with open(path) as f:
+                user, system = f.read().split()[-2:]
+        except (OSError, ValueError):
+            print("-")  # no /usr/bin/time here
+            return
+        total += float(user) + float(system)
+    print("%.3f" % (total / (int(size) / 2**30)))
+
+
 def report(path):
-    runs = {}
+    runs, cpu = {}, {}
     with open(path) as f:
         for line in f:
-            tool, value = line.split()
+            tool, value, cpu_s = (line.split() + ["-"])[:3]
             runs.setdefault(tool, []).append(float(value))
+            if cpu_s != "-":
+                cpu.setdefault(tool, []).append(float(cpu_s))
     median = {tool: statistics.median(values) for tool, values in runs.items()}
     print()
-    print("| tool | median GiB/s | min | max | vs nc | vs iperf3 |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| tool | median GiB/s | min | max | vs nc | vs iperf3 | CPU s/GiB (both ends) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for tool, values in runs.items():
-        print("| %s | %.2f | %.2f | %.2f | %.2f | %.2f |"
+        print("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %s |"
               % (tool, median[tool], min(values), max(values), median[tool] / median["nc"],
-                 median[tool] / median["iperf3"]))
+                 median[tool] / median["iperf3"],
+                 "%.2f" % statistics.median(cpu[tool]) if tool in cpu else "-"))
     print()
     sc = median["sockchat"]
     print("goal: sockchat >= nc             %.2f x  %s"
@@ -80,6 +98,8 @@ def main():
         poll(lambda: listening(int(args[0])), "a listener on port %s" % args[0])
     elif command == "wait-line":
         wait_line(args[0], args[1])
+    elif command == "cpu-per-gib":
+        cpu_per_gib(args[0], args[1:])
     elif command == "report":
         report(args[0])
     else:
