@@ -190,7 +190,9 @@ int Sender::finish() const {
                        {"bytes", bytes_},    {"seconds", seconds},    {"rate", rate}};
   std::string human = fmt::format("sent {} datagram{} ({} bytes) to {}", sent_,
                                   sent_ == 1 ? "" : "s", bytes_, to_.to_string());
-  if (seconds > 0) human += fmt::format(" in {:.3f} s, {:.0f} datagrams/s", seconds, rate);
+  if (seconds > 0 && sent_ > 1) {
+    human += fmt::format(" in {:.3f} s, {:.0f} datagrams/s", seconds, rate);
+  }
   if (o_.reply) {
     const udp_seq::Spread& rtt = pings_.rtt();
     event["received"] = pings_.received();
