@@ -91,8 +91,8 @@ void EventLoop::run() {
       dispatch(ready);
       if (!running_) break;
     }
-    if (after_round_) after_round_();
     run_tick_if_due();
+    if (after_round_) after_round_();  // after the tick too: what it queued goes out now
     graveyard_.clear();
   }
 }
