@@ -173,6 +173,7 @@ class LoadGen {
   std::optional<ProcSample> before_, after_;
   double own_cpu_s_ = 0;  // ours, during the measurement: near 1 s/s means WE were the limit
   double loadavg_ = 0;    // the machine's, when the measurement began
+  KernelLoss loss_;       // packets the kernel dropped and TCP resent, during it
   bool timed_out_ = false;
 };
 
@@ -262,6 +263,7 @@ void LoadGen::measure(const std::string& mode) {
   }
   loadavg_ = load_average();
   const double own_cpu_before = own_cpu_seconds();
+  const KernelLoss loss_before = sample_kernel_loss();
   const int total = senders() * lines_;
   const bool paced = mode == "paced";
   // Paced: the k-th line overall is due at start + k / (S * R): each sender sends every
@@ -290,6 +292,9 @@ void LoadGen::measure(const std::string& mode) {
   }
   end_ = now_ns();
   own_cpu_s_ = own_cpu_seconds() - own_cpu_before;
+  loss_ = sample_kernel_loss();
+  loss_.backlog_drops -= loss_before.backlog_drops;
+  loss_.retransmits -= loss_before.retransmits;
   if (o_.server_pid > 0) after_ = sample_process(o_.server_pid);
 }
 
@@ -442,6 +447,8 @@ void LoadGen::report() const {
                       {"p99_ms", ms(s.p99)},
                       {"loadgen_cpu_s", own_cpu_s_},
                       {"loadavg", loadavg_},
+                      {"backlog_drops", loss_.backlog_drops},
+                      {"tcp_retransmits", loss_.retransmits},
                       {"max_ms", ms(s.max)}};
   std::string server;
   if (before_ && after_) {
@@ -462,10 +469,11 @@ void LoadGen::report() const {
   fmt::print(
       "{}{} N={} S={} M={}: {}/{} delivered (missing {}, dup {}, reordered {}, garbled {}){} "
       "in {:.3f} s = {:.0f} deliveries/s; latency p50 {:.2f} ms p99 {:.2f} ms max {:.2f} ms{}; "
-      "loadgen cpu {:.2f} s, load average {:.1f}\n",
+      "loadgen cpu {:.2f} s, load average {:.1f}; kernel: {} backlog drops, {} TCP retransmits\n",
       o_.label.empty() ? "" : o_.label + " ", mode_, o_.clients, senders(), lines_, s.delivered,
       s.expected, s.missing(), s.duplicates, s.reordered, s.garbled, timed_out_ ? " TIMED OUT" : "",
-      ms(busy) / 1e3, rate, ms(s.p50), ms(s.p99), ms(s.max), server, own_cpu_s_, loadavg_);
+      ms(busy) / 1e3, rate, ms(s.p50), ms(s.p99), ms(s.max), server, own_cpu_s_, loadavg_,
+      loss_.backlog_drops, loss_.retransmits);
 }
 
 // --- setting up ---------------------------------------------------------------------

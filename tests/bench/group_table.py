@@ -209,7 +209,8 @@ def cores():
 def table_command(args, runs):
     table = cells(runs)
     lines = markdown(table) + ["Goals (sockchat-epoll):", ""] + goals(table) + [""]
-    print("\n".join(lines))
+    if "--docs" not in args:
+        print("\n".join(lines))
     if "--data" in args:
         chart_data(table, args[args.index("--data") + 1])
     if "--docs" in args:

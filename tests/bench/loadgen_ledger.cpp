@@ -145,4 +145,46 @@ std::optional<ProcSample> sample_process(pid_t pid) {
   return s;
 }
 
+long long parse_softnet_drops(std::string_view softnet_stat) {
+  std::istringstream lines{std::string(softnet_stat)};
+  long long drops = 0;
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string processed, dropped;
+    if (fields >> processed >> dropped) drops += std::stoll(dropped, nullptr, 16);
+  }
+  return drops;
+}
+
+std::optional<long long> parse_tcp_retransmits(std::string_view snmp) {
+  // Two lines start with "Tcp:": the names, then the values in the same order.
+  std::istringstream lines{std::string(snmp)};
+  std::vector<std::string> names;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("Tcp:", 0) != 0) continue;
+    std::istringstream fields(line.substr(4));
+    if (names.empty()) {
+      for (std::string name; fields >> name;) names.push_back(name);
+      continue;
+    }
+    for (const std::string& name : names) {
+      long long value = 0;
+      if (!(fields >> value)) return std::nullopt;
+      if (name == "RetransSegs") return value;
+    }
+  }
+  return std::nullopt;
+}
+
+KernelLoss sample_kernel_loss() {
+  KernelLoss k;
+  if (const auto softnet = slurp("/proc/net/softnet_stat")) {
+    k.backlog_drops = parse_softnet_drops(*softnet);
+  }
+  if (const auto snmp = slurp("/proc/net/snmp")) {
+    k.retransmits = parse_tcp_retransmits(*snmp).value_or(0);
+  }
+  return k;
+}
+
 }  // namespace sockchat::bench

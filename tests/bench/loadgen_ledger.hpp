@@ -90,4 +90,15 @@ std::optional<long long> parse_status_kib(std::string_view status, std::string_v
 // Reads both files; nullopt when the process is gone.
 std::optional<ProcSample> sample_process(pid_t pid);
 
+// The kernel's loss counters, machine-wide. On loopback a packet is lost only when the
+// per-CPU input queue (net.core.netdev_max_backlog) is full, and TCP then retransmits it
+// after at least 200 ms: that shows up as latency, so the summary reports both.
+struct KernelLoss {
+  long long backlog_drops = 0;  // /proc/net/softnet_stat, column 2 (hex), every CPU
+  long long retransmits = 0;    // /proc/net/snmp, Tcp: RetransSegs
+};
+long long parse_softnet_drops(std::string_view softnet_stat);
+std::optional<long long> parse_tcp_retransmits(std::string_view snmp);
+KernelLoss sample_kernel_loss();
+
 }  // namespace sockchat::bench
