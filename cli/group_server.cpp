@@ -83,6 +83,7 @@ class GroupServer {
   Socket listener_;
   int listener_fd_ = -1;
   bool listener_paused_ = false;
+  std::size_t closing_count_ = 0;  // clients sending their last lines (timed by the tick)
   SignalPipe signals_;
   ConsoleInput console_;
   SpareDescriptor spare_;
@@ -295,6 +296,9 @@ void GroupServer::after_round() {
   }
   touched_.clear();
   dead_.clear();
+  // The tick checks idle clients, closing clients and a paused listener; with none of
+  // those, there is nothing to wake up for.
+  loop_.set_ticking(options_.idle_timeout > 0 || closing_count_ > 0 || listener_paused_);
 }
 
 void GroupServer::drop_slow_clients() {
@@ -314,12 +318,14 @@ void GroupServer::drop_slow_clients() {
 // Leaving.
 
 void GroupServer::start_closing(Client& c) {
+  if (!c.closing) ++closing_count_;
   c.closing = true;
   c.close_by = Clock::now() + closing_grace;
   flush(c);
 }
 
 void GroupServer::close_now(Client& c) {
+  if (c.closing) --closing_count_;
   loop_.remove(c.fd);  // before close: the descriptor number may be reused at once
   c.socket.close();
   c.closed = true;

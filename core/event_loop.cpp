@@ -62,7 +62,7 @@ void EventLoop::stop() {
 }
 
 int EventLoop::wait_ms() const {
-  if (!tick_) return -1;
+  if (!tick_ || !ticking_) return -1;
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       next_tick_ - std::chrono::steady_clock::now());
   return static_cast<int>(std::max<long long>(0, left.count() + 1));
@@ -78,7 +78,7 @@ void EventLoop::dispatch(const ReadyFd& ready) {
 }
 
 void EventLoop::run_tick_if_due() {
-  if (!tick_ || std::chrono::steady_clock::now() < next_tick_) return;
+  if (!tick_ || !ticking_ || std::chrono::steady_clock::now() < next_tick_) return;
   next_tick_ = std::chrono::steady_clock::now() + tick_interval_;
   tick_();
 }
