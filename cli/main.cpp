@@ -7,6 +7,21 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 
+namespace {
+
+// CLI11 answers "sockchat frobnicate" with "A subcommand is required"; name the word instead.
+std::string explain(CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') return e.what();
+  std::string names;
+  for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    if (sub->get_name() == argv[1]) return e.what();
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  }
+  return fmt::format("unknown command '{}' (commands: {})", argv[1], names);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace sockchat::cli;
   // A peer that closes while we write must be an EPIPE error, not a silent death. Sockets
@@ -39,7 +54,8 @@ int main(int argc, char** argv) {
     }
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
     // The contract: one line saying what is wrong, a hint, and exit status 2.
-    std::fprintf(stderr, "sockchat: %s\nRun with --help for more information.\n", e.what());
+    std::fprintf(stderr, "sockchat: %s\nRun with --help for more information.\n",
+                 explain(app, e, argc, argv).c_str());
     return 2;
   }
   return exit_code();
