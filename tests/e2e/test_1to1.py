@@ -27,6 +27,16 @@ SEED = os.environ.get("SOCKCHAT_SEED", os.path.join(os.path.dirname(__file__), "
 WAIT = 10.0  # seconds any single step may take before the test fails
 
 
+RUNNING = []  # every process started, so a failed test leaves none behind
+
+
+def kill_leftovers():
+    for proc in RUNNING:
+        if proc.p.poll() is None:
+            proc.p.kill()
+            proc.p.wait(WAIT)
+
+
 class Proc:
     """A running process whose stdout and stderr are collected by threads (unless sent to a
     file), so a test can wait for a line without ever blocking on a pipe."""
@@ -35,6 +45,7 @@ class Proc:
         self.args = args
         self.p = subprocess.Popen(args, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
                                   **kwargs)
+        RUNNING.append(self)
         self.out = bytearray()
         self.err = bytearray()
         self.cond = threading.Condition()
@@ -728,6 +739,10 @@ class Terminal(unittest.TestCase):
         self.conn.close()
         self.read_screen(rb"closed")
         self.assertEqual(self.proc.wait(WAIT), 0)
+
+
+def tearDownModule():
+    kill_leftovers()
 
 
 if __name__ == "__main__":
