@@ -31,7 +31,9 @@ static bool unreachable_errno(int err) {
 }
 
 PortState tcp_state(int err) {
-  if (err == 0) return PortState::open;
+  // ECONNRESET: the handshake completed and the server reset at once (it accepted and closed
+  // with SO_LINGER 0, or sheds load that way) before we read SO_ERROR. Something listens.
+  if (err == 0 || err == ECONNRESET) return PortState::open;
   if (err == ECONNREFUSED) return PortState::closed;
   if (err == ETIMEDOUT) return PortState::filtered;
   if (unreachable_errno(err)) return PortState::unreachable;
@@ -49,7 +51,9 @@ PortState udp_state(int err, bool replied) {
 std::string explain(PortState state, int err, bool udp) {
   switch (state) {
     case PortState::open:
-      return udp ? "a datagram came back" : "connected: the handshake completed";
+      if (udp) return "a datagram came back";
+      return err == ECONNRESET ? "connected, then reset by the peer (ECONNRESET)"
+                               : "connected: the handshake completed";
     case PortState::closed:
       return udp ? "ECONNREFUSED: ICMP port unreachable came back"
                  : "ECONNREFUSED: the peer answered SYN with RST";

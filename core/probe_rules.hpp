@@ -3,6 +3,7 @@
 //
 // A TCP connect(2) ends in one of a few ways, and each one tells something different:
 //   0             the three-way handshake completed: something listens      → open
+//   ECONNRESET    it completed, then the server reset before we looked       → open
 //   ECONNREFUSED  the peer's kernel answered our SYN with RST: nothing listens → closed
 //   (no answer)   neither SYN/ACK nor RST before our timeout: a firewall
 //                 dropped the SYN, or the host is down                       → filtered
