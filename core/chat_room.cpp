@@ -31,14 +31,38 @@ std::size_t utf8_chars(std::string_view text) {
   return n;
 }
 
+// The code point starting at text[i] and its length; `text` is valid UTF-8 (checked first).
+std::pair<char32_t, std::size_t> code_point(std::string_view text, std::size_t i) {
+  const auto c = static_cast<unsigned char>(text[i]);
+  const std::size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+  char32_t cp = n == 1 ? c : c & (0x7F >> n);
+  for (std::size_t k = 1; k < n; ++k) {
+    cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+  }
+  return {cp, n};
+}
+
+// Characters a name must not have because a reader cannot see them for what they are:
+// controls (C0, DEL, C1), every kind of space (U+00A0, U+3000...), zero-width and bidi
+// formatting characters (U+200B-U+200F, U+202A-U+202E, U+2066-U+2069: "x\u202Ey" displays
+// reversed), blank fillers and tag characters. See Unicode's Default_Ignorable_Code_Point
+// and White_Space properties, and Unicode TR #36 "Security Considerations".
+bool invisible_or_space(char32_t cp) {
+  if (cp <= 0x20 || (cp >= 0x7F && cp <= 0xA0)) return true;  // C0, space, DEL, C1, NBSP
+  if (cp == 0xAD || cp == 0x034F || cp == 0x061C || cp == 0x115F || cp == 0x1160) return true;
+  if (cp == 0x1680 || cp == 0x180E || cp == 0x3000 || cp == 0x3164 || cp == 0xFEFF) return true;
+  if (cp >= 0x2000 && cp <= 0x200F) return true;  // spaces, zero-width, LRM/RLM
+  if (cp >= 0x2028 && cp <= 0x202F) return true;  // line/paragraph separators, bidi, NNBSP
+  if (cp >= 0x205F && cp <= 0x206F) return true;  // math space, word joiner, bidi isolates
+  if (cp == 0xFFA0 || (cp >= 0xFFF0 && cp <= 0xFFFB)) return true;  // fillers, annotations
+  return cp >= 0xE0000 && cp <= 0xE0FFF;  // tags and variation selectors supplement
+}
+
 bool has_control_or_space(std::string_view text) {
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c <= 0x20 || c == 0x7F) return true;  // C0 controls, space, DEL
-    // C1 controls (U+0080–U+009F) are 0xC2 0x80–0x9F in UTF-8.
-    if (c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) <= 0x9F) {
-      return true;
-    }
+  for (std::size_t i = 0; i < text.size();) {
+    const auto [cp, n] = code_point(text, i);
+    if (invisible_or_space(cp)) return true;
+    i += n;
   }
   return false;
 }

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/chat_room.hpp"
 #include "core/probe_rules.hpp"
 
 using namespace sockchat;
@@ -18,3 +19,30 @@ TEST_CASE("a connect reset right after the handshake is open and says so", "[con
   CHECK(explain(PortState::open, 0, false) == "connected: the handshake completed");
 }
 
+// Names are shown to everyone, so a name must look like what it is. Spaces other than
+// U+0020 (NBSP, the ideographic space a Chinese keyboard types), zero-width characters and
+// bidi overrides make names that look empty, look like someone else's, or turn the rest of
+// the line around ("<x\u202Ey> hi" displays reversed).
+TEST_CASE("valid_name refuses invisible characters and spaces beyond ASCII", "[room][nick]") {
+  for (const char* bad : {
+           "a\u00A0b",       // no-break space
+           "a\u3000b",       // ideographic space
+           "\u2003",         // em space
+           "\u200B",         // zero-width space: a name that looks empty
+           "al\u200Dice",    // zero-width joiner: "alice" twice
+           "x\u202Ey",       // right-to-left override
+           "x\u2066y",       // left-to-right isolate
+           "a\u2028b",       // line separator
+           "\uFEFFbom",      // byte order mark
+           "\u3164",         // Hangul filler: blank on every terminal
+           "a\u00ADb",       // soft hyphen: invisible
+           "tag\U000E0041",  // tag character
+       }) {
+    INFO(bad);
+    CHECK_FALSE(valid_name(bad));
+  }
+  for (const char* good : {"alice", "李雷", "café", "Ünïcödé", "日本語の名前", "bob_2"}) {
+    INFO(good);
+    CHECK(valid_name(good));
+  }
+}
