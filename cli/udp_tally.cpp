@@ -50,18 +50,33 @@ json seq_json(const udp_seq::SeqCounter& c) {
   return {{"received", r.received},           {"unique", r.unique},
           {"expected", r.expected},           {"lost", r.lost},
           {"loss_percent", r.loss_percent()}, {"duplicated", r.duplicated},
-          {"reordered", r.reordered},         {"delay_ms", delay_json(c.delay())}};
+          {"reordered", r.reordered},         {"bad_timestamps", r.bad_times},
+          {"delay_ms", delay_json(c.delay())}};
 }
 
 // "12 received, 1 lost (7.69%), 0 duplicated, 1 reordered; delay min/avg/max/jitter = ..."
 std::string seq_text(const udp_seq::SeqCounter& c) {
   const udp_seq::Report r = c.report();
   const udp_seq::Spread& d = c.delay();
-  return fmt::format(
+  std::string text = fmt::format(
       "seq: {} received, {} lost ({:.2f}%), {} duplicated, {} reordered; one-way delay "
       "min/avg/max/jitter = {:.3f}/{:.3f}/{:.3f}/{:.3f} ms",
       r.received, r.lost, r.loss_percent(), r.duplicated, r.reordered, d.min(), d.avg(), d.max(),
       d.jitter());
+  if (r.bad_times) text += fmt::format(" ({})", plural(r.bad_times, "bad timestamp"));
+  return text;
+}
+
+json counts_json(const SenderTally& s) {
+  return {{"datagrams", s.datagrams}, {"bytes", s.bytes}, {"truncated", s.truncated}};
+}
+
+// The senders past Tally::max_senders, counted together.
+std::string others_text(const SenderTally& s) {
+  std::string line = fmt::format("other senders: {}, {}", plural(s.datagrams, "datagram"),
+                                 plural(s.bytes, "byte"));
+  if (s.truncated) line += fmt::format(", {} truncated", s.truncated);
+  return line;
 }
 
 json sender_json(const SenderTally& s) {
@@ -86,9 +101,11 @@ std::string sender_text(const SenderTally& s) {
 SenderTally& Tally::sender(const Address& from) {
   // The raw sockaddr is the key: cheaper than formatting the address for every datagram.
   std::string key(reinterpret_cast<const char*>(from.data()), from.size());
-  auto [it, is_new] = senders_.try_emplace(std::move(key));
-  if (is_new) it->second.from = from;
-  return it->second;
+  if (auto it = senders_.find(key); it != senders_.end()) return it->second;
+  if (senders_.size() >= max_senders) return others_;
+  SenderTally& s = senders_[std::move(key)];
+  s.from = from;
+  return s;
 }
 
 void Tally::add(const Datagram& d, std::string_view data, std::int64_t now_ns, double now_s) {
@@ -102,7 +119,8 @@ void Tally::add(const Datagram& d, std::string_view data, std::int64_t now_ns, d
   if (d.truncated()) ++s.truncated;
   const auto header = udp_seq::decode(data);
   udp_seq::Arrival arrival;
-  if (header) {
+  // The other senders' numbers are mixed streams: no accounting for them (and no 8 KiB).
+  if (header && &s != &others_) {
     if (!s.seq) s.seq = std::make_unique<udp_seq::SeqCounter>();
     arrival = s.seq->add(*header, now_ns);
   }
@@ -118,12 +136,15 @@ void Tally::add(const Datagram& d, std::string_view data, std::int64_t now_ns, d
                                   d.truncated() ? fmt::format(", truncated to {}", d.size) : "");
   std::string fields;
   if (header) {
-    const double delay_ms = static_cast<double>(now_ns - header->sent_ns) / 1e6;
+    // A send time that makes no sense (forged, or a clock far off) shows as such.
+    const auto delay_ms = udp_seq::one_way_delay_ms(*header, now_ns);
     event["seq"] = header->seq;
-    event["delay_ms"] = delay_ms;
+    event["delay_ms"] = delay_ms ? json(*delay_ms) : json(nullptr);
     event["verdict"] = verdict_name(arrival.verdict);
     if (arrival.verdict == Verdict::gap) event["missing"] = arrival.missing;
-    fields = fmt::format("seq={} delay={:.3f} ms{}", header->seq, delay_ms, verdict_note(arrival));
+    fields = fmt::format("seq={} delay={}{}", header->seq,
+                         delay_ms ? fmt::format("{:.3f} ms", *delay_ms) : "? (bad timestamp)",
+                         verdict_note(arrival));
   }
   if (!fields.empty() || !text.empty()) human += ": " + fields;
   if (!fields.empty() && !text.empty()) human += ": ";
@@ -144,6 +165,16 @@ void Tally::tick(double now_s) {
                             sender_text(s)));
     s.at_last_report = s.datagrams;
   }
+  if (others_.datagrams != others_.at_last_report) {
+    json event = counts_json(others_);
+    event["event"] = "stats";
+    event["from"] = "other senders";
+    event["seconds"] = now_s - first_s_;
+    event["new"] = others_.datagrams - others_.at_last_report;
+    emit(event, fmt::format("[{:6.1f} s] +{} {}", now_s - first_s_,
+                            others_.datagrams - others_.at_last_report, others_text(others_)));
+    others_.at_last_report = others_.datagrams;
+  }
 }
 
 void Tally::summary(std::string_view why) const {
@@ -153,11 +184,16 @@ void Tally::summary(std::string_view why) const {
              {"seconds", seconds}, {"rate", rate},  {"senders", json::array()}};
   std::string human = fmt::format("--- udp-recv: {} ({}) from {}", plural(datagrams_, "datagram"),
                                   plural(bytes_, "byte"), plural(senders_.size(), "sender"));
+  if (others_.datagrams) human += " and others";
   if (seconds > 0) human += fmt::format(" in {:.3f} s, {:.0f} datagrams/s", seconds, rate);
   human += fmt::format(" (stopped: {}) ---", why);
   for (const auto& [key, s] : senders_) {
     event["senders"].push_back(sender_json(s));
     human += "\n" + sender_text(s);
+  }
+  if (others_.datagrams) {
+    event["other_senders"] = counts_json(others_);
+    human += "\n" + others_text(others_);
   }
   emit(event, human);
 }

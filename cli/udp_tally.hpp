@@ -2,6 +2,7 @@
 // its size, its text), counts per sender, the --seq accounting, and the summary at exit.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -25,6 +26,10 @@ struct SenderTally {
 
 class Tally {
  public:
+  // Anyone can send from a fresh port each time: past this many senders, the rest are
+  // counted together ("other senders"), so memory stays bounded and the summary short.
+  static constexpr std::size_t max_senders = 1024;
+
   // quiet (--stats): no line per datagram, a report per second instead.
   explicit Tally(bool quiet) : quiet_(quiet) {}
 
@@ -42,6 +47,7 @@ class Tally {
 
   bool quiet_;
   std::map<std::string, SenderTally> senders_;  // by the sender's raw sockaddr bytes
+  SenderTally others_;  // every sender past max_senders, together (never a --seq counter)
   std::uint64_t datagrams_ = 0, bytes_ = 0;
   double first_s_ = 0, last_s_ = 0, last_report_s_ = 0;
 };

@@ -131,9 +131,23 @@ Arrival SeqCounter::add(std::uint32_t seq) {
   return {Verdict::reordered, 0};
 }
 
+std::optional<double> one_way_delay_ms(const Header& header, std::int64_t received_ns) {
+  // The difference of two arbitrary int64 values may overflow (undefined behaviour): such a
+  // send time is nonsense anyway.
+  std::int64_t ns = 0;
+  if (__builtin_sub_overflow(received_ns, header.sent_ns, &ns)) return std::nullopt;
+  const double ms = static_cast<double>(ns) / 1e6;
+  if (ms < -clock_tolerance_ms || ms > max_delay_ms) return std::nullopt;
+  return ms;
+}
+
 Arrival SeqCounter::add(const Header& header, std::int64_t received_ns) {
   const Arrival arrival = add(header.seq);
-  delay_.add(static_cast<double>(received_ns - header.sent_ns) / 1e6);
+  if (const auto ms = one_way_delay_ms(header, received_ns)) {
+    delay_.add(*ms);
+  } else {
+    ++counts_.bad_times;
+  }
   return arrival;
 }
 

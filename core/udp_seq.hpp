@@ -74,8 +74,17 @@ struct Report {
   std::uint64_t lost = 0;        // expected - unique
   std::uint64_t duplicated = 0;  // arrivals of a number already received
   std::uint64_t reordered = 0;   // arrivals after a higher number (RFC 4737)
+  std::uint64_t bad_times = 0;   // send times that make no sense: left out of the delays
   double loss_percent() const;
 };
+
+// The one-way delay in milliseconds (received minus sent), or nullopt when the send time
+// makes no sense: later than `received_ns` by more than a clock tolerance (between hosts the
+// clocks differ a little, so a small negative delay is kept), or more than a day earlier.
+// A forged or broken header must not poison the min/avg/max of the honest ones.
+inline constexpr double clock_tolerance_ms = 1000.0;
+inline constexpr double max_delay_ms = 24.0 * 3600 * 1000;
+std::optional<double> one_way_delay_ms(const Header& header, std::int64_t received_ns);
 
 // The accounting for one sender's stream of numbered datagrams.
 //
@@ -92,7 +101,8 @@ class SeqCounter {
   SeqCounter();
   Arrival add(std::uint32_t seq);
   // add(seq) plus the one-way delay: received minus sent, both CLOCK_REALTIME. It is true
-  // on one host; between hosts it also holds the difference between their clocks.
+  // on one host; between hosts it also holds the difference between their clocks. A send
+  // time one_way_delay_ms() refuses counts in bad_times, not in the delays.
   Arrival add(const Header& header, std::int64_t received_ns);
   Report report() const;
   const Spread& delay() const { return delay_; }

@@ -365,6 +365,50 @@ class TestSequence(UdpTestCase):
         self.assertEqual((sa["expected"], sa["lost"], sa["reordered"]), (4, 0, 0))
         self.assertEqual((sb["expected"], sb["lost"], sb["reordered"]), (4, 0, 1))
 
+    def test_forged_send_time_is_a_bad_timestamp_not_a_delay(self):
+        r = self.receiver("--port", "0", "--count", "3")
+        s = self.udp_socket()
+        s.sendto(seq_datagram(0, b"", time.time_ns() - 2_000_000), ("127.0.0.1", r.port))
+        s.sendto(seq_datagram(1, b"", -(1 << 63)), ("127.0.0.1", r.port))  # 0x8000000000000000
+        s.sendto(seq_datagram(2, b"", time.time_ns() + 3_600_000_000_000), ("127.0.0.1", r.port))
+        delays = [r.event()["delay_ms"] for _ in range(3)]
+        self.assertGreaterEqual(delays[0], 2.0)
+        self.assertEqual(delays[1:], [None, None])
+        code, rest, _ = r.finish()
+        self.assertEqual(code, 0)
+        seq = events_of(rest)[-1]["senders"][0]["seq"]
+        self.assertEqual((seq["received"], seq["bad_timestamps"]), (3, 2))
+        self.assertEqual(seq["delay_ms"]["min"], seq["delay_ms"]["max"])  # only the honest one
+        self.assertLess(seq["delay_ms"]["max"], 10_000)
+
+    def test_forged_send_time_in_human_output(self):
+        r = self.receiver("--port", "0", "--count", "1", json_mode=False)
+        s = self.udp_socket()
+        s.sendto(seq_datagram(7, b"hi", -(1 << 63)), ("127.0.0.1", r.port))
+        self.assertIn("seq=7 delay=? (bad timestamp)", r.line())
+        code, rest, _ = r.finish()
+        self.assertEqual(code, 0)
+        self.assertIn("1 bad timestamp", rest)
+        self.assertNotIn("-7427707", rest)
+
+    def test_senders_past_the_cap_are_counted_together(self):
+        # 1100 senders (distinct loopback addresses 127.1.x.y: a closed port may be reused):
+        # the first 1024 are tracked one by one, the rest as "other senders" (memory stays
+        # bounded, the summary short).
+        n = 1100
+        r = self.receiver("--port", "0", "--count", str(n), "--stats")
+        for i in range(n):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind(("127.1.%d.%d" % (i // 250, 1 + i % 250), 0))
+                s.sendto(seq_datagram(i, b"x"), ("127.0.0.1", r.port))
+        code, rest, _ = r.finish()
+        self.assertEqual(code, 0)
+        summary = events_of(rest)[-1]
+        self.assertEqual(summary["datagrams"], n)
+        self.assertEqual(len(summary["senders"]), 1024)
+        self.assertEqual(summary["other_senders"]["datagrams"], n - 1024)
+        self.assertEqual(summary["other_senders"]["bytes"], (n - 1024) * 17)
+
     def test_udp_send_seq_is_counted_without_loss(self):
         r = self.receiver("--port", "0", "--count", "500", "--stats")
         p = sockchat("udp-send", "127.0.0.1", str(r.port), "--seq", "--count", "500", "--size",

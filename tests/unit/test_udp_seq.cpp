@@ -1,6 +1,8 @@
 // The --seq header and the receiver's accounting (core/udp_seq): pure, no sockets.
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+
 #include "core/udp_seq.hpp"
 
 using namespace sockchat::udp_seq;
@@ -150,6 +152,28 @@ TEST_CASE("one-way delay: min, average, max and RFC 3550 jitter", "[udp_seq]") {
   CHECK(d.avg() == Approx(3.0));
   // J1 = 0 + (|4-2| - 0)/16 = 0.125; J2 = 0.125 + (|3-4| - 0.125)/16 = 0.1796875
   CHECK(d.jitter() == Approx(0.1796875));
+}
+
+TEST_CASE("a forged or broken send time is a bad timestamp, not a delay", "[udp_seq]") {
+  SeqCounter c;
+  const std::int64_t ms = 1000000;
+  const std::int64_t now = 1'700'000'000'000 * ms;       // some day in 2023, in ns
+  c.add(Header{0, now - 3 * ms}, now);                   // 3 ms: kept
+  c.add(Header{1, INT64_MIN}, now);                      // bytes 8-15 = 0x8000000000000000
+  c.add(Header{2, INT64_MAX}, now);                      // sent in the far future
+  c.add(Header{3, now + 2000 * ms}, now);                // 2 s ahead: beyond the clock tolerance
+  c.add(Header{4, now - 25LL * 3600 * 1000 * ms}, now);  // more than a day on the way
+  c.add(Header{5, now + 500 * ms}, now);                 // 0.5 s ahead: clocks differ, kept
+  const Spread& d = c.delay();
+  CHECK(d.count() == 2);
+  CHECK(d.min() == Approx(-500.0));
+  CHECK(d.max() == Approx(3.0));
+  const Report r = c.report();
+  CHECK(r.bad_times == 4);
+  CHECK(r.received == 6);  // the numbers still count: only the time is unusable
+  CHECK(r.lost == 0);
+  CHECK_FALSE(one_way_delay_ms(Header{0, INT64_MIN}, INT64_MAX));
+  CHECK(*one_way_delay_ms(Header{0, now - 7 * ms}, now) == Approx(7.0));
 }
 
 TEST_CASE("a ping's statistics count unanswered requests as loss", "[udp_seq]") {
