@@ -27,6 +27,7 @@
 #include "cli/common.hpp"
 #include "cli/probe_options.hpp"
 #include "cli/probe_report.hpp"
+#include "cli/udp_common.hpp"  // seconds_check: bounded seconds, one-line errors
 #include "core/error.hpp"
 #include "core/port_spec.hpp"
 #include "core/probe.hpp"
@@ -251,18 +252,18 @@ void setup_probe(CLI::App& app) {
       ->required();
   sub->add_option("PORTS", o->ports, "ports: 22,80,8000-8100 (default 8000)");
   sub->add_option("--timeout", o->timeout, "seconds to wait for an answer (default 2)")
-      ->check(CLI::PositiveNumber);
+      ->check(seconds_check(true));
   sub->add_option("--concurrency", o->concurrency,
                   "probes in flight at once (default: as many as descriptors allow)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
   sub->add_option("--count", o->count, "repeat N times: min/avg/max RTT and loss, a TCP ping")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
   sub->add_option("--interval", o->interval, "seconds between --count rounds (default 1)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(seconds_check(false));
   sub->add_flag("--show-options", o->show_options,
                 "connect to each open port and show its getsockopt values, before and after");
   sub->add_option("--wait", o->wait, "retry until open or S seconds pass (exit 0 if it opened)")
-      ->check(CLI::PositiveNumber);
+      ->check(seconds_check(true));
   sub->add_flag("--udp", o->udp, "UDP: ICMP port unreachable is closed, silence open|filtered");
   sub->callback([o] { exit_code() = guarded([o] { return run_probe(*o); }); });
 }

@@ -35,8 +35,12 @@ CLI::Validator seconds_check(bool positive) {
       [positive](std::string& text) -> std::string {
         char* end = nullptr;
         const double value = std::strtod(text.c_str(), &end);
-        const bool ok = !text.empty() && *end == '\0' && std::isfinite(value) &&
-                        (positive ? value > 0 : value >= 0);
+        const bool number = !text.empty() && *end == '\0' && std::isfinite(value);
+        if (number && value > max_seconds) {
+          return fmt::format("{} seconds is too long (at most {:.0f}, about 11 days)", text,
+                             max_seconds);
+        }
+        const bool ok = number && (positive ? value > 0 : value >= 0);
         return ok ? ""
                   : fmt::format("expected a number of seconds {} 0, got {}",
                                 positive ? ">" : ">=", text);

@@ -25,6 +25,10 @@ Address udp_address(const std::string& host, const std::string& port, bool allow
 
 // Option checks with a one-line message (CLI11's own print DBL_MAX in full):
 // a number of seconds (> 0 if `positive`, else >= 0), a count of bytes (an integer >= 0).
+// A number of seconds (> 0 if `positive`, else >= 0) and at most max_seconds: a larger one
+// would overflow when turned into the clocks' integer ticks (and sleep for centuries).
+// probe uses it too. (CLI::PositiveNumber's message would print DBL_MAX in full.)
+inline constexpr double max_seconds = 1e6;
 CLI::Validator seconds_check(bool positive);
 CLI::Validator bytes_check();
 CLI::Validator count_check();  // a whole number >= 1

@@ -234,6 +234,22 @@ class UsageErrors(ProbeTest):
             with self.subTest(extra=extra):
                 self.assert_usage_error("probe", "127.0.0.1", 1, *extra)
 
+    def test_bad_seconds_are_one_short_line(self):
+        # Not CLI11's "not in range 0 to 1797693134862315708145..." (DBL_MAX in full), and no
+        # huge value that would overflow the clock and give up at once (or wait for ever).
+        cases = [(["--timeout", "1x"], "expected a number of seconds > 0, got 1x"),
+                 (["--wait", "-1"], "expected a number of seconds > 0, got -1"),
+                 (["--wait", "nan"], "expected a number of seconds > 0, got nan"),
+                 (["--count", "2", "--interval", "-1"], "expected a number of seconds >= 0"),
+                 (["--wait", "1e20"], "1e20 seconds is too long (at most 1000000"),
+                 (["--timeout", "1e300"], "1e300 seconds is too long"),
+                 (["--count", "2", "--interval", "2e6"], "2e6 seconds is too long")]
+        for extra, why in cases:
+            with self.subTest(extra=extra):
+                line = self.assert_usage_error("probe", "127.0.0.1", 1, *extra)
+                self.assertIn(why, line)
+                self.assertLess(len(line), 100)
+
 
 class Modes(ProbeTest):
     def test_wait_succeeds_when_a_listener_appears_late(self):

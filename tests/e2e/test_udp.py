@@ -254,6 +254,16 @@ class TestExits(UdpTestCase):
             (["udp-recv", "--port", "0", "--join", "127.0.0.1"], 2, "not a multicast group"),
             (["udp-recv", "--port", "0", "--timeout", "-1"], 2, "timeout"),
             (["udp-recv", "--port", "0", "--host", "999.1.2.3.4"], 2, "cannot resolve"),
+            (["udp-send", "127.0.0.1", "9", "x", "--count", "-5"], 2, "whole number >= 1"),
+            (["udp-send", "127.0.0.1", "9", "x", "--count", "1x"], 2, "whole number >= 1"),
+            (["udp-send", "127.0.0.1", "9", "x", "--size", "-1"], 2, "number of bytes"),
+            (["udp-recv", "--port", "0", "--count", "-5"], 2, "whole number >= 1"),
+            # Too long to become clock ticks: refused, not "both sent at once".
+            (["udp-send", "127.0.0.1", "9", "--interval", "1e20", "--count", "2", "hi"], 2,
+             "1e20 seconds is too long"),
+            (["udp-send", "127.0.0.1", "9", "--reply", "--timeout", "1e7", "hi"], 2,
+             "too long"),
+            (["udp-send", "127.0.0.1", "9", "--interval", "-1", "hi"], 2, "seconds >= 0"),
         ]
         for args, code, words in cases:
             with self.subTest(args=args):
@@ -263,6 +273,7 @@ class TestExits(UdpTestCase):
                 self.assertIn(words.lower(), err.lower())
                 self.assertNotIn("Traceback", err)
                 self.assertLessEqual(len(err.strip().splitlines()), 2)
+                self.assertLess(len(err.splitlines()[0]), 120)  # never DBL_MAX in full
 
     def test_message_too_long_is_emsgsize_exit_1(self):
         p = sockchat("udp-send", "127.0.0.1", "9", stdin=b"x" * 70000 + b"\n")
