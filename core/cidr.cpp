@@ -17,9 +17,11 @@ struct Parsed {
   std::array<std::uint8_t, 16> bytes{};
 };
 
-// inet_pton for either family; an IPv4-mapped IPv6 address becomes plain IPv4.
+// inet_pton for either family; an IPv4-mapped IPv6 address becomes plain IPv4. A scope
+// ("fe80::1%eth0", RFC 4007) names the link, not the host: it is dropped before judging,
+// or inet_pton would refuse it and a link-local peer would escape every rule.
 std::optional<Parsed> parse_address(std::string_view text) {
-  const std::string s(text);
+  const std::string s(text.substr(0, text.find('%')));
   Parsed p;
   if (inet_pton(AF_INET, s.c_str(), p.bytes.data()) == 1) return p;
   if (inet_pton(AF_INET6, s.c_str(), p.bytes.data()) != 1) return std::nullopt;

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/chat_room.hpp"
+#include "core/cidr.hpp"
 #include "core/probe_rules.hpp"
 
 using namespace sockchat;
@@ -45,4 +46,21 @@ TEST_CASE("valid_name refuses invisible characters and spaces beyond ASCII", "[r
     INFO(good);
     CHECK(valid_name(good));
   }
+}
+
+// A link-local IPv6 peer's address comes with its interface ("fe80::1%eth0", which
+// Address::host() shows): the scope names the link, not the host, so the rules judge the
+// address without it. Before, inet_pton refused the "%eth0", the peer counted as a unix
+// socket with no address, and `--allow 10.0.0.0/8` let every link-local neighbour in.
+TEST_CASE("allow and deny judge a scoped link-local address", "[cidr]") {
+  AccessList allow_ten;
+  allow_ten.allow.push_back(Cidr::parse("10.0.0.0/8"));
+  CHECK_FALSE(allow_ten.permits("fe80::1%eth0"));
+  CHECK_FALSE(allow_ten.permits("fe80::fc:ff:fe00:1%2"));
+  AccessList deny_link_local;
+  deny_link_local.deny.push_back(Cidr::parse("fe80::/10"));
+  CHECK_FALSE(deny_link_local.permits("fe80::1%eth0"));
+  CHECK(deny_link_local.permits("2001:db8::1"));
+  CHECK(Cidr::parse("fe80::/10").contains("fe80::1%lo"));
+  CHECK(allow_ten.permits("/tmp/chat.sock"));  // a unix peer still has no address to judge
 }
