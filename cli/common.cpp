@@ -16,7 +16,8 @@ namespace sockchat::cli {
 
 namespace {
 std::mutex g_output_mutex;
-}
+LineWriter g_stdout_writer;  // empty: write stdout directly
+}  // namespace
 
 GlobalOptions& global_options() {
   static GlobalOptions options;
@@ -29,6 +30,7 @@ int& exit_code() {
 }
 
 static void write_line(std::FILE* out, std::string_view line) {
+  if (out == stdout && g_stdout_writer) return g_stdout_writer(line);
   std::fwrite(line.data(), 1, line.size(), out);
   std::fputc('\n', out);
   std::fflush(out);
@@ -42,6 +44,12 @@ void emit(const nlohmann::json& event, std::string_view human) {
   } else if (!human.empty()) {
     write_line(stdout, human);
   }
+}
+
+void set_stdout_writer(LineWriter writer) {
+  std::lock_guard lock(g_output_mutex);
+  std::fflush(stdout);  // what stdio holds goes first, in order
+  g_stdout_writer = std::move(writer);
 }
 
 void say(std::string_view human) {

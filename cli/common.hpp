@@ -2,6 +2,7 @@
 // (human text or JSON Lines), colour, and the option helpers for timeouts and addresses.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,11 @@ GlobalOptions& global_options();
 void emit(const nlohmann::json& event, std::string_view human);
 // A line for a person only (prompts, banners): stderr with --json, else stdout.
 void say(std::string_view human);
+// Where the lines of emit() and say() bound for stdout go: by default straight to stdout.
+// A server that must never block on its console (serve-group) installs its own writer;
+// an empty function restores the default. The writer is called under the output lock.
+using LineWriter = std::function<void(std::string_view line)>;
+void set_stdout_writer(LineWriter writer);
 // "sockchat: TEXT" on stderr, plus an "error" event on stdout with --json.
 void error(std::string_view text, std::string_view errno_name = {});
 
