@@ -3,14 +3,20 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "cli/common.hpp"
 #include "core/error.hpp"
@@ -34,7 +40,7 @@ static std::uint16_t port_number(const std::string& text) {
 }
 
 static Address listen_address(const GroupOptions& options) {
-  if (!options.unix_path.empty()) return Address::unix_path(options.unix_path);
+  if (options.unix_given) return Address::unix_path(options.unix_path);  // '' is refused
   return Address::resolve(options.host, port_number(options.port)).front();
 }
 
@@ -62,7 +68,7 @@ Socket open_listener(const GroupOptions& options) {
 }
 
 void remove_unix_path(const GroupOptions& options) {
-  if (!options.unix_path.empty()) ::unlink(options.unix_path.c_str());
+  if (options.unix_given && !options.unix_path.empty()) ::unlink(options.unix_path.c_str());
 }
 
 void raise_descriptor_limit() {
@@ -183,6 +189,91 @@ void show_summary(const GroupTotals& t) {
         {"messages", t.messages}},
        fmt::format("server stopped: {} clients served, {} refused, {} dropped, {} messages",
                    t.clients, t.refused, t.dropped, t.messages));
+}
+
+// ---------------------------------------------------------------------------------------
+// The console's output: a bounded buffer and a writer thread.
+
+struct ConsoleOutput::State {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::string pending;        // lines waiting for the writer thread
+  std::size_t in_flight = 0;  // bytes the thread is writing now (they count against limit)
+  std::size_t limit = 0;
+  std::uint64_t not_shown = 0;  // lines dropped since the last notice
+  bool stopping = false;
+  bool done = false;  // the thread has written everything and ended
+
+  void add(std::string_view line) {
+    std::lock_guard lock(mutex);
+    if (pending.size() + in_flight + line.size() + 1 > limit) {
+      ++not_shown;  // never wait for stdout: the room goes on without this line
+      return;
+    }
+    pending.append(line).append(1, '\n');
+    changed.notify_one();
+  }
+
+  // write(2) all of it; false if stdout is gone (EPIPE...): then nothing more is written.
+  static bool write_all(std::string_view bytes) {
+    while (!bytes.empty()) {
+      const ssize_t n = ::write(STDOUT_FILENO, bytes.data(), bytes.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+
+  std::string notice() const {
+    if (!global_options().json) return fmt::format("* console: {} lines not shown\n", not_shown);
+    return nlohmann::json{{"event", "console"}, {"not_shown", not_shown}}.dump() + "\n";
+  }
+
+  void run() {
+    bool open = true;
+    std::unique_lock lock(mutex);
+    for (;;) {
+      changed.wait(lock, [&] { return !pending.empty() || stopping; });
+      if (pending.empty()) break;  // stopping, and all written
+      std::string batch;
+      batch.swap(pending);
+      in_flight = batch.size();
+      lock.unlock();  // the room may add lines while we wait for stdout
+      open = open && write_all(batch);
+      lock.lock();
+      in_flight = 0;
+      if (not_shown > 0) {
+        pending.append(notice());  // after what was written, before newer lines
+        not_shown = 0;
+      }
+    }
+    done = true;
+    changed.notify_all();
+  }
+};
+
+ConsoleOutput::ConsoleOutput(std::size_t limit, double drain_for)
+    : state_(std::make_shared<State>()), drain_for_(drain_for) {
+  state_->limit = limit;
+  // Signals go to the server's threads, never to this one (its write() just restarts).
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_BLOCK, &all, &old);
+  std::thread([state = state_] { state->run(); }).detach();
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  set_stdout_writer([state = state_](std::string_view line) { state->add(line); });
+}
+
+ConsoleOutput::~ConsoleOutput() {
+  std::unique_lock lock(state_->mutex);
+  state_->stopping = true;
+  state_->changed.notify_all();
+  // Bounded: a stdout nobody reads must not keep the process from exiting.
+  state_->changed.wait_for(lock, std::chrono::duration<double>(drain_for_),
+                           [&] { return state_->done; });
+  lock.unlock();
+  set_stdout_writer({});
 }
 
 // ---------------------------------------------------------------------------------------

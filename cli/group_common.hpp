@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +37,7 @@ struct GroupOptions {
   std::vector<std::string> deny;
   bool echo = false;
   std::string unix_path;
+  bool unix_given = false;  // --unix was given, even as '' (an error, not "use TCP")
 
   Framing framing_kind() const { return *parse_framing(framing); }
   AccessList access() const;  // parses --allow/--deny; throws UsageError
@@ -72,6 +74,27 @@ struct GroupTotals {
   std::uint64_t clients = 0, refused = 0, dropped = 0, messages = 0;
 };
 void show_summary(const GroupTotals& totals);
+
+// The console's stdout, written by a thread of its own so that a terminal or pipe nobody
+// reads never stalls the room: emit()/say() only append to a bounded buffer (default
+// 1 MiB, the same for --json) and return at once. When the buffer is full, lines are
+// dropped and counted; once stdout drains, "* console: N lines not shown" (with --json a
+// {"event":"console","not_shown":N} object) says so. stdout's flags are never changed.
+// Lives for one server run: the destructor writes what is left (waiting at most
+// `drain_for`) and gives stdout back to emit().
+class ConsoleOutput {
+ public:
+  explicit ConsoleOutput(std::size_t limit = std::size_t{1} << 20, double drain_for = 2.0);
+  ~ConsoleOutput();
+  ConsoleOutput(const ConsoleOutput&) = delete;
+  ConsoleOutput& operator=(const ConsoleOutput&) = delete;
+
+  struct State;  // shared with the writer thread (which may outlive us if stdout is stuck)
+
+ private:
+  std::shared_ptr<State> state_;
+  double drain_for_;
+};
 
 // SIGINT and SIGTERM write a byte into a pipe; the loop watches its read end. A signal
 // handler may call only async-signal-safe functions, and write(2) is one of them. wake()

@@ -16,6 +16,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/group_common.hpp"
 #include "cli/group_server.hpp"
 #include "cli/group_threads.hpp"
 #include "core/error.hpp"
@@ -67,12 +68,14 @@ void add_options(CLI::App& sub, GroupOptions& o) {
   sub.add_option("--allow", o.allow, "only clients from this CIDR block (repeatable)");
   sub.add_option("--deny", o.deny, "no clients from this CIDR block (repeatable)");
   sub.add_flag("--echo", o.echo, "senders also receive their own messages");
-  sub.add_option("--unix", o.unix_path, "listen on a unix socket at PATH instead of TCP");
+  sub.add_option("--unix", o.unix_path, "listen on a unix socket at PATH instead of TCP")
+      ->each([&o](const std::string&) { o.unix_given = true; });
 }
 
 int run_serve_group(const GroupOptions& options) {
   (void)options.access();  // a bad --allow/--deny is a usage error before anything starts
   raise_descriptor_limit();
+  ConsoleOutput console;  // a stdout nobody reads must never stall the room
   if (options.io == "threads") return run_group_threads(options);
   return run_group_event_loop(options);
 }

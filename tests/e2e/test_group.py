@@ -28,13 +28,18 @@ TIMEOUT = 5.0
 class Server:
     """A serve-group process on port 0; its stdout is read by a thread into a queue."""
 
-    def __init__(self, io, *args, json_events=False, preexec_fn=None, wrapper=(), trace=False):
+    def __init__(self, io, *args, json_events=False, preexec_fn=None, wrapper=(), trace=False,
+                 hold_stdout=False):
         cmd = [*wrapper, SOCKCHAT] + (["--json"] if json_events else [])
         cmd += ["--trace"] if trace else []
         cmd += ["serve-group", "--port", "0", "--io", io, *args]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, preexec_fn=preexec_fn)
         self.lines = queue.Queue()
+        # hold_stdout: after the first line nobody reads stdout until release.set().
+        self.release = threading.Event()
+        if not hold_stdout:
+            self.release.set()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         first = self.next_line()
@@ -48,6 +53,7 @@ class Server:
     def _read(self):
         for raw in self.proc.stdout:
             self.lines.put(raw.decode("utf-8", "replace").rstrip("\n"))
+            self.release.wait()
         self.lines.put(None)
 
     def next_line(self, timeout=TIMEOUT):
@@ -70,6 +76,7 @@ class Server:
         self.proc.stdin.flush()
 
     def stop(self, sig=signal.SIGTERM):
+        self.release.set()
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         rc = self.proc.wait(timeout=TIMEOUT)
@@ -352,6 +359,44 @@ class GroupChatTests:
         self.assertEqual(messages, [f"<guest1> {i} {payload}" for i in range(sent)])
         self.marker(sender, [reader])
         server.wait_for(lambda l: l == "* guest3 dropped (too slow)")
+
+    def test_console_nobody_reads_never_stalls_the_room(self):
+        server = self.start(hold_stdout=True)  # stdout: a pipe nobody reads from now on
+        (writer,) = self.join(server, 1)
+        payload = "p" * 1000
+        writer.send("".join(f"{i} {payload}\n" for i in range(2000)))  # 2 MB of console lines
+        writer.send("/who\n")  # answered once the server has read all 2000 lines
+        self.assertEqual(writer.text(), "* 1 online: guest1")
+        late = Client(server.port)
+        self.addCleanup(late.close)
+        self.assertTrue(late.text(timeout=3).startswith("* welcome, "))
+        late.send("after\n")
+        self.assertEqual(writer.text(), "* guest2 joined")
+        self.assertEqual(writer.text(), "<guest2> after")
+        # Once stdout drains, the console says how many lines it could not show; a marker
+        # sent after each such notice shows that the console has caught up.
+        server.release.set()
+        shown, not_shown, markers, marker = 0, 0, 0, None
+        for _ in range(3000):
+            line = server.next_line()
+            if line == marker:
+                break
+            if line.startswith("<guest1> "):
+                shown += 1
+            elif line.startswith("* console: "):
+                count = int(line.split()[2])
+                self.assertEqual(line, f"* console: {count} lines not shown")
+                not_shown += count
+                markers += 1
+                marker = f"<guest2> marker {markers}"
+                late.send(f"marker {markers}\n")
+        else:
+            self.fail("the console never caught up")
+        self.assertGreater(not_shown, 0)
+        # Every line is shown or counted (plus a few of the join, "after" and markers).
+        self.assertGreaterEqual(shown + not_shown, 2000)
+        self.assertLessEqual(shown + not_shown, 2000 + 2 + markers)
+        self.assertEqual(server.stop(), 0)
 
     def test_client_reset_mid_line(self):
         server = self.start()
