@@ -29,6 +29,7 @@ struct Serve1to1Options {
   std::string framing = "line";
   bool keep_open = false;
   std::string unix_path;
+  bool unix_given = false;  // --unix was given, even as '' (an error, not "use TCP")
   ModeOptions mode;
 };
 
@@ -36,7 +37,7 @@ namespace {
 
 // --unix PATH, or --host and --port. Port 0 asks the kernel for a free one.
 Address listen_address(const Serve1to1Options& o) {
-  if (!o.unix_path.empty()) return Address::unix_path(o.unix_path);
+  if (o.unix_given) return Address::unix_path(o.unix_path);  // '' is refused, not TCP
   const std::uint16_t port = o.port == "0" ? 0 : parse_port(o.port);
   return Address::resolve(o.host, port).front();
 }
@@ -178,6 +179,7 @@ void setup_serve_1to1(CLI::App& app) {
   sub->add_flag("-k,--keep-open", options->keep_open,
                 "when a client leaves, accept the next one (one at a time)");
   sub->add_option("--unix", options->unix_path, "listen on a unix socket at PATH instead")
+      ->each([options](const std::string&) { options->unix_given = true; })
       ->excludes(host)
       ->excludes(port);
   add_mode_options(*sub, options->mode);

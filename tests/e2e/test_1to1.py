@@ -348,6 +348,12 @@ class Unix(unittest.TestCase):
         self.assertEqual((status, out), (0, b"over unix\n"))
         self.assertFalse(os.path.exists(self.path))
 
+    def test_an_empty_path_is_a_usage_error(self):
+        r = subprocess.run([SOCKCHAT, "serve-1to1", "--unix", ""], capture_output=True,
+                           timeout=WAIT)
+        self.assertEqual(r.returncode, 2)  # not a TCP server on port 8000
+        self.assertEqual(r.stderr, b"sockchat: unix socket path is empty\n")
+
     def test_a_stale_socket_file_is_replaced(self):
         stale = socket.socket(socket.AF_UNIX)
         stale.bind(self.path)  # then closed without unlink: a crashed server's leftover

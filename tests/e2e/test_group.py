@@ -319,6 +319,12 @@ class GroupChatTests:
         self.assertEqual(r.returncode, 2)
         self.assertIn(b"prefix length", r.stderr)
 
+    def test_empty_unix_path_is_a_usage_error(self):
+        r = subprocess.run([SOCKCHAT, "serve-group", "--unix", "", "--io", self.io],
+                           capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 2)  # not a TCP server on port 8000
+        self.assertEqual(r.stderr, b"sockchat: unix socket path is empty\n")
+
     def test_idle_timeout_removes_only_the_silent_client(self):
         server = self.start("--idle-timeout", "0.5")
         quiet, talker = self.join(server, 2)
