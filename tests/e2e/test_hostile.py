@@ -360,7 +360,6 @@ class BadCommandLines(unittest.TestCase):
             with self.subTest(args=args):
                 self.assertLess(len(self.assert_usage_error(*args)), 120)
 
-    @unittest.expectedFailure  # cli/serve_1to1.cpp, cli/serve_group.cpp ignore it (qa.md)
     def test_an_empty_unix_path_is_a_usage_error(self):
         self.assert_usage_error("serve-group", "--unix", "")
 
