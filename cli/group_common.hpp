@@ -81,7 +81,7 @@ void show_summary(const GroupTotals& totals);
 // dropped and counted; once stdout drains, "* console: N lines not shown" (with --json a
 // {"event":"console","not_shown":N} object) says so. stdout's flags are never changed.
 // Lives for one server run: the destructor writes what is left (waiting at most
-// `drain_for`) and gives stdout back to emit().
+// `drain_for`) and gives stdout back to emit(). serve-group skips it under --trace.
 class ConsoleOutput {
  public:
   explicit ConsoleOutput(std::size_t limit = std::size_t{1} << 20, double drain_for = 2.0);

@@ -11,6 +11,7 @@
 // before it is closed. Read: socket(7), tcp(7), epoll(7), pthreads(7).
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -20,6 +21,7 @@
 #include "cli/group_server.hpp"
 #include "cli/group_threads.hpp"
 #include "core/error.hpp"
+#include "core/trace.hpp"
 
 namespace sockchat::cli {
 
@@ -75,7 +77,10 @@ void add_options(CLI::App& sub, GroupOptions& o) {
 int run_serve_group(const GroupOptions& options) {
   (void)options.access();  // a bad --allow/--deny is a usage error before anything starts
   raise_descriptor_limit();
-  ConsoleOutput console;  // a stdout nobody reads must never stall the room
+  // A stdout nobody reads must never stall the room. Under --trace, stdout stays direct:
+  // the console lines must come in order with the trace lines on stderr.
+  std::optional<ConsoleOutput> console;
+  if (!trace::enabled()) console.emplace();
   if (options.io == "threads") return run_group_threads(options);
   return run_group_event_loop(options);
 }
