@@ -23,6 +23,17 @@ SOCKCHAT = os.environ.get("SOCKCHAT", os.path.join(HERE, "..", "..", "build", "s
 TIMEOUT = 5.0
 
 
+def sanitized():
+    """True for an ASan build: its allocator quarantines freed memory, so RSS says nothing."""
+    if "ASAN_OPTIONS" in os.environ:
+        return True
+    with open(SOCKCHAT, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+SANITIZED = sanitized()
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -167,7 +178,8 @@ class GroupUnderAttack:
         listener = self.client()
         attacker.send(b"and again\n")
         listener.until(lambda l: l.endswith(b"> and again"))
-        self.assertLess(rss_kib(self.pid) - baseline, 8 * 1024, "the line was buffered")
+        if not SANITIZED:
+            self.assertLess(rss_kib(self.pid) - baseline, 8 * 1024, "the line was buffered")
 
     def test_half_lines_that_stall_do_not_block_anyone(self):
         stalled = [self.client() for _ in range(20)]
@@ -295,7 +307,8 @@ class UdpUnderAttack(unittest.TestCase):
 
         first = senders(3000, b"first 3000")
         after = senders(3000, b"3000 more")
-        self.assertLess(after - first, 3 * 1024, "memory still grows with each new sender")
+        if not SANITIZED:
+            self.assertLess(after - first, 3 * 1024, "memory still grows with each new sender")
 
 
 class ProbeAgainstHostileServers(unittest.TestCase):
