@@ -56,16 +56,20 @@ Cidr Cidr::parse(std::string_view text) {
   Cidr c;
   c.v6_ = address->v6;
   c.bytes_ = address->bytes;
-  const int max = c.v6_ ? 128 : 32;
+  // "::ffff:10.0.0.0/104" was written in IPv6: its prefix counts the 96 mapping bits too.
+  const bool mapped = !c.v6_ && host.find(':') != std::string_view::npos;
+  const int min = mapped ? 96 : 0;
+  const int max = c.v6_ || mapped ? 128 : 32;
   c.prefix_ = max;
   if (slash != std::string_view::npos) {
     const std::string_view bits = text.substr(slash + 1);
     const auto [end, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), c.prefix_);
-    if (bits.empty() || ec != std::errc() || end != bits.data() + bits.size() || c.prefix_ < 0 ||
+    if (bits.empty() || ec != std::errc() || end != bits.data() + bits.size() || c.prefix_ < min ||
         c.prefix_ > max) {
-      throw UsageError(fmt::format("bad prefix length in '{}' (0-{})", text, max));
+      throw UsageError(fmt::format("bad prefix length in '{}' ({}-{})", text, min, max));
     }
   }
+  if (mapped) c.prefix_ -= 96;
   return c;
 }
 

@@ -6,6 +6,7 @@
 
 #include "core/chat_room.hpp"
 #include "core/cidr.hpp"
+#include "core/error.hpp"
 #include "core/probe_rules.hpp"
 
 using namespace sockchat;
@@ -63,4 +64,16 @@ TEST_CASE("allow and deny judge a scoped link-local address", "[cidr]") {
   CHECK(deny_link_local.permits("2001:db8::1"));
   CHECK(Cidr::parse("fe80::/10").contains("fe80::1%lo"));
   CHECK(allow_ten.permits("/tmp/chat.sock"));  // a unix peer still has no address to judge
+}
+
+// An IPv4-mapped IPv6 block is judged as the IPv4 block it maps (the server sees an IPv4
+// client on a dual-stack socket as ::ffff:a.b.c.d), so its IPv6 prefix length counts from 96.
+TEST_CASE("a mapped IPv6 block takes an IPv6 prefix length", "[cidr]") {
+  CHECK(Cidr::parse("::ffff:0:0/96").contains("203.0.113.9"));
+  CHECK(Cidr::parse("::ffff:10.0.0.0/104").contains("10.1.2.3"));
+  CHECK_FALSE(Cidr::parse("::ffff:10.0.0.0/104").contains("11.1.2.3"));
+  CHECK(Cidr::parse("::ffff:10.0.0.0/104").to_string() == "10.0.0.0/8");
+  CHECK_THROWS_AS(Cidr::parse("::ffff:10.0.0.0/95"), UsageError);
+  CHECK_THROWS_AS(Cidr::parse("::ffff:10.0.0.0/129"), UsageError);
+  CHECK(Cidr::parse("10.0.0.0/8").contains("10.9.9.9"));  // plain IPv4 is unchanged
 }
