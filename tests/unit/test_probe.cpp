@@ -7,8 +7,11 @@
 
 #include <cerrno>
 #include <chrono>
+#include <random>
+#include <string>
 #include <thread>
 
+#include <fmt/format.h>
 #include <catch2/catch.hpp>
 
 #include "core/error.hpp"
@@ -23,6 +26,17 @@ Address lo4(std::uint16_t port = 0) {
   return *Address::from_literal("127.0.0.1", port);
 }
 
+// Blocks of ports live on a loopback address of their own, 127.X.Y.Z picked once per run:
+// on 127.0.0.1 a busy suite leaves hundreds of TIME_WAIT connections whose ports cannot be
+// bound, and 200 consecutive free ones become hard to find. Linux routes all of 127/8 to lo.
+Address block_addr(std::uint16_t port) {
+  static const std::string host = [] {
+    std::random_device random;
+    return fmt::format("127.{}.{}.{}", 1 + random() % 254, random() % 256, 1 + random() % 254);
+  }();
+  return *Address::from_literal(host, port);
+}
+
 // A socket bound to `where` (port 0: the kernel picks), listening or not.
 Socket bound(const Address& where, bool listening, int type = SOCK_STREAM) {
   Socket s(where.family(), type);
@@ -31,7 +45,7 @@ Socket bound(const Address& where, bool listening, int type = SOCK_STREAM) {
   return s;
 }
 
-// `n` consecutive ports on 127.0.0.1, every one held by us: those in `open_offsets`
+// `n` consecutive ports on block_addr(), every one held by us: those in `open_offsets`
 // listening, the others bound only (closed). A probe of the block then has one exact answer.
 struct Block {
   std::uint16_t base = 0;
@@ -42,13 +56,14 @@ Block hold_block(std::size_t n, const std::vector<std::size_t>& open_offsets) {
   // Many tries: on a busy machine (other suites, -j2) much of the ephemeral range is taken.
   for (int attempt = 0; attempt < 1000; ++attempt) {
     Block block;
-    Socket first = bound(lo4(0), false);
+    Socket first = bound(block_addr(0), false);
     block.base = first.getsockname().port();
     if (block.base + n > 65536) continue;
     block.sockets.push_back(std::move(first));
     try {
       for (std::size_t i = 1; i < n; ++i) {
-        block.sockets.push_back(bound(lo4(static_cast<std::uint16_t>(block.base + i)), false));
+        block.sockets.push_back(
+            bound(block_addr(static_cast<std::uint16_t>(block.base + i)), false));
       }
     } catch (const SocketError&) {
       continue;  // someone holds a port in the block: try another base
@@ -62,7 +77,9 @@ Block hold_block(std::size_t n, const std::vector<std::size_t>& open_offsets) {
 
 std::vector<Address> targets(std::uint16_t first, std::size_t n) {
   std::vector<Address> out;
-  for (std::size_t i = 0; i < n; ++i) out.push_back(lo4(static_cast<std::uint16_t>(first + i)));
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back(block_addr(static_cast<std::uint16_t>(first + i)));
+  }
   return out;
 }
 
@@ -166,7 +183,7 @@ TEST_CASE("a range: exactly the listening ports are open, the rest closed",
                                    static_cast<std::uint16_t>(block.base + 199)});
   CHECK(ports_in(results, PortState::closed).size() == 197);
   for (std::size_t i = 0; i < results.size(); ++i) {
-    CHECK(results[i].target == lo4(static_cast<std::uint16_t>(block.base + i)));  // in order
+    CHECK(results[i].target == block_addr(static_cast<std::uint16_t>(block.base + i)));  // in order
     CHECK(results[i].answered());
     CHECK(*results[i].rtt_ms >= 0.0);
     CHECK(results[i].err == (results[i].state == PortState::open ? 0 : ECONNREFUSED));
