@@ -14,6 +14,11 @@ A lesson cannot rot if what it tells students to type is run on every build. The
                              signal, the job gets up to 3 s to print all but the last)
   ```
 
+A block whose opening line says ```console given=WORD``` depends on something only the
+kernel decides (a TIME_WAIT entry, say): its first step whose command starts with WORD
+states that condition. If that step's output differs, the rest of the block is reported
+as not checked, with the reason, instead of failing; every other step still must match.
+
 Matching: a line that is only "..." matches any number of lines; "..." inside a line
 matches any text. Runs of blanks compare equal, trailing blanks and strace-like timings
 (" <0.25s>") are ignored. The
@@ -61,11 +66,15 @@ class Step:
 
 
 class Block:
-    def __init__(self, path, line_no, checked):
+    def __init__(self, path, line_no, checked, given=None):
         self.path = path
         self.line_no = line_no
         self.checked = checked
+        self.given = given  # the first word of the step that states the block's condition
         self.steps = []
+
+    def is_given(self, step):
+        return self.given is not None and step.command.split()[:1] == [self.given]
 
 
 def parse(path, text):
@@ -75,7 +84,8 @@ def parse(path, text):
         if block is None:
             if stripped.startswith("```console"):
                 words = stripped[3:].split()
-                block = Block(path, no, "nocheck" not in words[1:])
+                given = [w.split("=", 1)[1] for w in words[1:] if w.startswith("given=")]
+                block = Block(path, no, "nocheck" not in words[1:], (given or [None])[0])
             continue
         if stripped.startswith("```"):
             blocks.append(block)
@@ -208,6 +218,10 @@ class Failure(Exception):
     pass
 
 
+class NotGiven(Exception):
+    """The block's stated condition did not hold on this machine: the rest is unchecked."""
+
+
 def report(step, what, expected, actual):
     lines = [f"{what}", f"  $ {step.command}", "  expected:"]
     lines += [f"    | {line}" for line in expected] or ["    (nothing)"]
@@ -298,6 +312,9 @@ def run_block(block, env):
                 else:
                     run_foreground(step, command, expected, cwd, env)
             except Failure as e:
+                if block.is_given(step):
+                    raise NotGiven(f"{block.path}:{step.line_no}: not checked, the condition "
+                                   f"did not hold here: {e}") from None
                 if not SHOW:  # an author looking at the output wants every step
                     raise Failure(f"{block.path}:{step.line_no}: {e}") from None
                 print(f"FAIL {block.path}:{step.line_no}: {e}")
@@ -329,6 +346,9 @@ def check_files(paths, bin_dirs):
             ran += 1
             try:
                 run_block(block, env)
+            except NotGiven as e:
+                print("SKIP " + str(e), file=sys.stderr)
+                ran, skipped = ran - 1, skipped + 1
             except Failure as e:
                 failures.append(str(e))
     for failure in failures:
@@ -405,6 +425,17 @@ class SelfTest(unittest.TestCase):
         self.assertEqual(blocks[0].steps[0].command, "echo a &")
         self.assertEqual(blocks[0].steps[0].expected, ["a"])
         self.assertFalse(blocks[1].checked)
+
+    def test_a_given_that_does_not_hold_skips_the_rest(self):
+        env = dict(os.environ)
+        text = "```console given=test\n$ test -e /\n$ echo one\none\n```\n"
+        run_block(parse("t", text)[0], env)
+        unmet = "```console given=test\n$ test -e /nonexistent; echo $?\n0\n$ echo x\ny\n```\n"
+        with self.assertRaises(NotGiven):
+            run_block(parse("t", unmet)[0], env)
+        wrong = "```console given=test\n$ echo one\ntwo\n```\n"
+        with self.assertRaises(Failure):  # only the given step may be unmet
+            run_block(parse("t", wrong)[0], env)
 
     def test_ports_are_substituted_consistently(self):
         block = Block("t", 1, True)
