@@ -4,9 +4,11 @@
 // the socket writable (only while something waits to be sent), stdin readable (only
 // while nothing waits: that is the back-pressure that keeps memory bounded when the peer
 // reads slowly). Big buffers make a bulk transfer cost few syscalls per megabyte.
-// Read: poll(2), recv(2), send(2) (MSG_DONTWAIT), shutdown(2), termios(3), isatty(3).
+// Read: poll(2), recv(2), send(2) (MSG_DONTWAIT), shutdown(2), termios(3), isatty(3),
+// ioctl_tty(2) (TIOCGWINSZ).
 #include "cli/chat_loop.hpp"
 
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -14,12 +16,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "cli/common.hpp"
 #include "core/error.hpp"
+#include "core/screen.hpp"
 #include "core/text.hpp"
 
 namespace sockchat::cli {
@@ -32,6 +36,7 @@ constexpr std::size_t kFileChunk = 1024 * 1024;        // one sendfile at most: 
 constexpr std::size_t kMaxMessage = 16 * 1024 * 1024;  // a line or frame we accept
 constexpr int kNonblockingRounds = 8;  // recv()s per wake-up before looking at stdin again
 constexpr std::string_view kPrompt = "> ";
+constexpr std::size_t kDefaultWidth = 80;  // when the terminal does not say (a bare pty: 0)
 
 // ---------------------------------------------------------------------------------------
 // Signals. The handler only sets a flag: almost nothing is safe inside a signal handler
@@ -216,6 +221,15 @@ class LineEditor {
   int escape_ = 0;  // 0 none, 1 after ESC, 2 inside a sequence
 };
 
+// The terminal's width now, asked every time: a window resized since (SIGWINCH) is then
+// seen without a signal handler. Terminals that rewrap their lines when resized (tmux,
+// VTE, kitty) match this; one that does not (xterm) may keep a stale row on screen.
+std::size_t terminal_width() {
+  winsize size{};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) != 0 || size.ws_col == 0) return kDefaultWidth;
+  return size.ws_col;
+}
+
 bool stdin_is_a_file() {
   struct stat st {};
   return ::fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode);
@@ -249,6 +263,7 @@ class Session {
   void deliver(std::string_view bytes);
   void show(const Frame& frame);
   void display(std::string_view line);
+  std::string erase_input() const;
   void redraw();
 
   Socket& conn_;
@@ -266,6 +281,7 @@ class Session {
   bool file_in_;      // input: bytes unchanged from a regular file, sent with sendfile()
   std::optional<RawTerminal> terminal_;
   LineEditor editor_;
+  std::string shown_;    // the input area on screen now (prompt and typed line), as printed
   Decoder decoder_;      // the peer's bytes → messages (when not raw_out_)
   Decoder stdin_lines_;  // stdin → lines (when neither keys_ nor bytes_in_)
   std::vector<char> recv_buffer_;
@@ -326,7 +342,7 @@ ChatResult Session::run() {
     if (fds[1].revents != 0) on_stdin_ready();
     half_close_when_done();
   }
-  if (keys_) write_all(STDOUT_FILENO, "\r\x1b[K");  // leave no prompt behind
+  if (keys_) write_all(STDOUT_FILENO, erase_input());  // leave no prompt behind
   return result_;
 }
 
@@ -402,7 +418,12 @@ void Session::deliver(std::string_view bytes) {
 
 void Session::show(const Frame& frame) {
   if (frame.too_long) {
+    if (keys_) {  // the error goes where the input area was, which is drawn again below it
+      write_all(STDOUT_FILENO, erase_input());
+      shown_.clear();
+    }
     error(fmt::format("dropped a message longer than {} bytes from {}", kMaxMessage, peer_));
+    redraw();
   } else if (json_) {
     emit(
         {{"event", "message"}, {"from", peer_}, {"text", frame.data}, {"bytes", frame.data.size()}},
@@ -423,14 +444,26 @@ void Session::display(std::string_view line) {
   if (line.starts_with("* ")) text = paint(color, "36", text);
   if (line.starts_with("! ")) text = paint(color, "31", text);
   if (keys_) {
-    write_all(STDOUT_FILENO, fmt::format("\r\x1b[K{}\n{}{}", text, kPrompt, editor_.line()));
+    const std::string area = input_area(kPrompt, editor_.line());
+    write_all(STDOUT_FILENO, fmt::format("{}{}\n{}", erase_input(), text, area));
+    shown_ = area;
   } else {
     write_all(STDOUT_FILENO, text + '\n');
   }
 }
 
+// What erases the input area on screen, every row of it: a line longer than the terminal
+// is wide wraps, and "\r\x1b[K" alone would erase only its last row (core/screen.hpp).
+// The cursor ends at the start of the area's first row.
+std::string Session::erase_input() const {
+  return erase_rows(rows_taken(shown_, terminal_width()));
+}
+
 void Session::redraw() {
-  if (keys_) write_all(STDOUT_FILENO, fmt::format("\r\x1b[K{}{}", kPrompt, editor_.line()));
+  if (!keys_) return;
+  const std::string area = input_area(kPrompt, editor_.line());
+  write_all(STDOUT_FILENO, erase_input() + area);
+  shown_ = area;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -500,21 +533,28 @@ void Session::read_keys() {
   const auto n = read_stdin(keys, sizeof keys);
   if (!n) return;
   if (*n == 0) return end_of_input();
+  // Drawn once per read, not once per key: a pasted paragraph is not redrawn per letter.
+  bool changed = false;
   for (std::size_t i = 0; i < *n; ++i) {
     switch (editor_.feed(keys[i])) {
       case LineEditor::Key::submit:
+        if (std::exchange(changed, false)) redraw();
         queue_message(editor_.take());
-        write_all(STDOUT_FILENO, fmt::format("\n{}", kPrompt));  // your line stays on screen
+        // Your line stays on screen; the new prompt starts on the row below it.
+        write_all(STDOUT_FILENO, fmt::format("\n{}", kPrompt));
+        shown_ = kPrompt;
         break;
       case LineEditor::Key::eof:
+        if (changed) redraw();
         return end_of_input();
       case LineEditor::Key::changed:
-        redraw();
+        changed = true;
         break;
       case LineEditor::Key::none:
         break;
     }
   }
+  if (changed) redraw();
 }
 
 void Session::read_lines_or_bytes() {
