@@ -4,8 +4,8 @@
 // the socket writable (only while something waits to be sent), stdin readable (only
 // while nothing waits: that is the back-pressure that keeps memory bounded when the peer
 // reads slowly). Big buffers make a bulk transfer cost few syscalls per megabyte.
-// Read: poll(2), recv(2), send(2) (MSG_DONTWAIT), shutdown(2), termios(3), isatty(3),
-// ioctl_tty(2) (TIOCGWINSZ).
+// Read: poll(2), recv(2), send(2) (MSG_DONTWAIT), shutdown(2), sendfile(2), splice(2),
+// termios(3), isatty(3), ioctl_tty(2) (TIOCGWINSZ).
 #include "cli/chat_loop.hpp"
 
 #include <sys/ioctl.h>
@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 
 #include "cli/common.hpp"
+#include "cli/splice_out.hpp"
 #include "core/error.hpp"
 #include "core/screen.hpp"
 #include "core/text.hpp"
@@ -260,7 +261,9 @@ class Session {
   std::optional<std::size_t> read_stdin(char* buffer, std::size_t size);
   void end_of_input();
   void half_close_when_done();
+  std::size_t take_from_socket();
   void deliver(std::string_view bytes);
+  void deliver_spliced();
   void show(const Frame& frame);
   void display(std::string_view line);
   std::string erase_input() const;
@@ -280,6 +283,7 @@ class Session {
   bool bytes_in_;     // input: bytes unchanged (a pipe, line or raw framing)
   bool file_in_;      // input: bytes unchanged from a regular file, sent with sendfile()
   std::optional<RawTerminal> terminal_;
+  std::optional<SpliceOut> splice_;  // socket → stdout in the kernel (stdout a file)
   LineEditor editor_;
   std::string shown_;    // the input area on screen now (prompt and typed line), as printed
   Decoder decoder_;      // the peer's bytes → messages (when not raw_out_)
@@ -315,6 +319,7 @@ Session::Session(Socket& conn, const Address& peer, const ChatOptions& options,
       recv_buffer_(kChunk),
       stdin_buffer_(bytes_in_ ? kChunk : 4096) {
   if (keys_) terminal_.emplace();
+  if (raw_out_) splice_ = SpliceOut::for_stdout();
 }
 
 ChatResult Session::run() {
@@ -390,7 +395,7 @@ void Session::on_socket_ready() {
   for (int round = 0; round < rounds && peer_open_; ++round) {
     std::size_t n = 0;
     try {
-      n = conn_.recv(recv_buffer_.data(), recv_buffer_.size());
+      n = take_from_socket();
     } catch (const WouldBlockError&) {
       return;
     }
@@ -403,7 +408,36 @@ void Session::on_socket_ready() {
       return;
     }
     result_.received += n;
-    deliver({recv_buffer_.data(), n});
+    if (splice_) {
+      deliver_spliced();
+    } else {
+      deliver({recv_buffer_.data(), n});
+    }
+  }
+}
+
+std::size_t Session::take_from_socket() {
+  if (splice_) {
+    try {
+      return splice_->take(conn_);
+    } catch (const SocketError& e) {
+      if (e.error_number() != EINVAL) throw;
+      splice_.reset();  // a socket that cannot be spliced from: recv() it is
+    }
+  }
+  return conn_.recv(recv_buffer_.data(), recv_buffer_.size());
+}
+
+void Session::deliver_spliced() {
+  std::string rest;
+  switch (splice_->give(rest)) {
+    case SpliceOut::Result::written:
+      return;
+    case SpliceOut::Result::closed:
+      throw StdoutClosed{};
+    case SpliceOut::Result::refused:  // stdout takes no splice: write() this and the rest
+      splice_.reset();
+      deliver(rest);
   }
 }
 

@@ -359,6 +359,19 @@ std::size_t Socket::sendfile(int in_fd, std::size_t count) {
   }
 }
 
+std::size_t Socket::splice_to(int pipe_fd, std::size_t count) {
+  trace::Call t("splice");
+  if (t.on()) {
+    t.describe(fmt::format("{}, NULL, {}, NULL, {}, SPLICE_F_MOVE", fd_, pipe_fd, count),
+               fmt::format("os.splice(s.fileno(), {}, {})", pipe_fd, count));
+  }
+  const ssize_t n = retry("splice", nullptr, POLLIN, Deadline(timeout_), t, [&] {
+    return ::splice(fd_, nullptr, pipe_fd, nullptr, count, SPLICE_F_MOVE);
+  });
+  if (t.on()) t.ok(std::to_string(n));
+  return static_cast<std::size_t>(n);
+}
+
 // ---------------------------------------------------------------------------------------
 // Information and options.
 

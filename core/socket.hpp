@@ -93,6 +93,11 @@ class Socket {
   // from its current offset, handed to the socket by the kernel without passing through
   // our memory. Returns the bytes sent; 0 at the file's end.
   std::size_t sendfile(int in_fd, std::size_t count);  // sendfile(2)
+  // Linux's splice(2), the receiving half of sendfile: up to `count` received bytes moved
+  // from the socket into the pipe `pipe_fd` by the kernel, without passing through our
+  // memory (Python: os.splice(s.fileno(), pipe_fd, count)). Waits like recv; returns the
+  // bytes moved, 0 once the peer has closed its side.
+  std::size_t splice_to(int pipe_fd, std::size_t count);  // splice(2)
 
  private:
   struct Adopted {};

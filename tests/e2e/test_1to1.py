@@ -273,6 +273,30 @@ class Bulk(unittest.TestCase):
             self.assertEqual(server.finish(60)[0], 0)
         self.assertEqual(self.sha(server_out), self.sha(self.a))
 
+    def test_client_to_server_appending_to_a_file(self):
+        # stdout a file: received bytes go by splice(2). A file opened for appending takes
+        # no splice (EINVAL): what the pipe holds is read back and written, then recv().
+        server_out = os.path.join(self.dir, "server.out")
+        with open(server_out, "wb") as so:
+            so.write(b"kept\n")
+        with open(self.a, "rb") as ci, open(server_out, "ab") as so:
+            server, port = serve(stdin=subprocess.DEVNULL, stdout=so)
+            client = connect("127.0.0.1", str(port), stdin=ci)
+            self.assertEqual(client.finish(60)[0], 0)
+            self.assertEqual(server.finish(60)[0], 0)
+        with open(server_out, "rb") as f:
+            self.assertEqual(f.read(5), b"kept\n")
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), self.sha(self.a))
+
+    def test_to_dev_null_every_byte_is_counted(self):
+        with open(self.a, "rb") as ci, open(os.devnull, "wb") as so:
+            server, port = serve(stdin=subprocess.DEVNULL, stdout=so)
+            client = connect("127.0.0.1", str(port), stdin=ci)
+            self.assertEqual(client.finish(60)[0], 0)
+            status, _, err = server.finish(60)
+        self.assertEqual(status, 0)
+        self.assertIn(b"(0 bytes sent, %d received)" % self.SIZE, err)
+
     def test_both_ways_at_once_does_not_deadlock(self):
         # Each side sends while the other sends: a chat that blocked in send() until all
         # was taken would wait forever for a peer that is itself blocked sending.
@@ -500,6 +524,30 @@ class Observability(unittest.TestCase):
         self.assertRegex(err, rb"sendfile\(\d+, 0, NULL, \d+\) = \d+  # s\.sendfile\(file\)")
         self.assertRegex(err, rb"sendfile\(\d+, 0, NULL, \d+\) = 0 ")  # the file's end
         self.assertEqual(server.finish()[:2], (0, b"z" * 300000))
+
+    def test_trace_shows_splice_into_a_file_and_recv_into_a_pipe(self):
+        with tempfile.TemporaryFile() as out:
+            server, port = serve("--trace", stdin=subprocess.DEVNULL, stdout=out)
+            client = connect("127.0.0.1", str(port))
+            client.send(b"to a file\n")
+            client.close_stdin()
+            self.assertEqual(client.finish()[0], 0)
+            status, _, err = server.finish()
+            out.seek(0)
+            self.assertEqual(out.read(), b"to a file\n")
+        self.assertEqual(status, 0)
+        self.assertRegex(err, rb"splice\(\d+, NULL, \d+, NULL, \d+, SPLICE_F_MOVE\) = 10  "
+                              rb"# os\.splice\(s\.fileno\(\), \d+, \d+\)")
+        self.assertNotIn(b"recv(", err)
+        server, port = serve("--trace", stdin=subprocess.DEVNULL)  # stdout a pipe
+        client = connect("127.0.0.1", str(port))
+        client.send(b"to a pipe\n")
+        client.close_stdin()
+        self.assertEqual(client.finish()[0], 0)
+        status, out, err = server.finish()
+        self.assertEqual((status, out), (0, b"to a pipe\n"))
+        self.assertIn(b'recv(', err)
+        self.assertNotIn(b"splice(", err)
 
     def test_json_events(self):
         server, port = serve("--json")

@@ -925,3 +925,85 @@ TEST_CASE("errno names and the one checker", "[socket]") {
   errno = EAGAIN;
   CHECK_THROWS_AS(check(-1, "read"), WouldBlockError);
 }
+
+// ---------------------------------------------------------------------------------------
+// splice(2): received bytes into a pipe without passing through our memory.
+
+namespace {
+
+// Both ends of a pipe, closed when it goes.
+struct Pipe {
+  Pipe() { REQUIRE(::pipe(fds) == 0); }
+  ~Pipe() {
+    ::close(fds[0]);
+    ::close(fds[1]);
+  }
+  Pipe(const Pipe&) = delete;
+  Pipe& operator=(const Pipe&) = delete;
+  std::string read_all(std::size_t n) const {
+    std::string out(n, '\0');
+    std::size_t got = 0;
+    while (got < n) {
+      const ssize_t r = ::read(fds[0], out.data() + got, n - got);
+      REQUIRE(r > 0);
+      got += static_cast<std::size_t>(r);
+    }
+    return out;
+  }
+  int fds[2] = {-1, -1};
+};
+
+}  // namespace
+
+TEST_CASE("splice_to moves received bytes into a pipe, and 0 once the peer closed",
+          "[splice][recv]") {
+  Connected c = connected_pair();
+  Pipe pipe;
+  c.client.sendall("through the kernel");
+  CHECK(c.server.splice_to(pipe.fds[1], 65536) == 18);
+  CHECK(pipe.read_all(18) == "through the kernel");
+  c.client.close();
+  CHECK(c.server.splice_to(pipe.fds[1], 65536) == 0);
+}
+
+TEST_CASE("splice_to moves at most count bytes; the rest stays queued for recv", "[splice]") {
+  Connected c = connected_pair();
+  Pipe pipe;
+  c.client.sendall("abcdef");
+  // Loopback delivers the six bytes as one segment: splice takes 4 of them.
+  CHECK(c.server.splice_to(pipe.fds[1], 4) == 4);
+  CHECK(pipe.read_all(4) == "abcd");
+  CHECK(c.server.recv(16) == "ef");
+}
+
+TEST_CASE("splice_to with nothing to read: EAGAIN nonblocking, a timeout with settimeout",
+          "[splice][settimeout][setblocking]") {
+  Connected c = connected_pair();
+  Pipe pipe;
+  const std::string peer = c.client.getsockname().to_string();
+  SECTION("nonblocking: WouldBlockError") {
+    c.server.setblocking(false);
+    REQUIRE_THROWS_MATCHES(
+        c.server.splice_to(pipe.fds[1], 1024), WouldBlockError,
+        Catch::Matchers::Message("splice " + peer + ": EAGAIN (Resource temporarily unavailable)"));
+  }
+  SECTION("timeout: TimeoutError after the timeout") {
+    c.server.settimeout(Seconds(0.05));
+    REQUIRE_THROWS_MATCHES(c.server.splice_to(pipe.fds[1], 1024), TimeoutError,
+                           Catch::Matchers::Message("splice " + peer + ": timed out after 0.05 s"));
+    c.client.sendall("late");
+    CHECK(c.server.splice_to(pipe.fds[1], 1024) == 4);
+    CHECK(pipe.read_all(4) == "late");
+  }
+}
+
+TEST_CASE("splice_to into something that is not a pipe is EINVAL", "[splice]") {
+  Connected c = connected_pair();
+  c.client.sendall("x");
+  const int not_a_pipe = c.client.fileno();  // splice needs a pipe at one end
+  CHECK_THROWS_MATCHES(
+      c.server.splice_to(not_a_pipe, 16), SocketError,
+      Catch::Matchers::Predicate<SocketError>(
+          [](const SocketError& e) { return e.error_number() == EINVAL; }, "errno is EINVAL"));
+  CHECK(c.server.recv(16) == "x");  // nothing was lost
+}

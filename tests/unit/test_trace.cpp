@@ -145,6 +145,20 @@ TEST_CASE("trace: connect, accept, send, recv, sendall, getpeername, makefile, c
   CHECK_TRACED(cap, fmt::format("close({}) = 0  # s.close()", cfd));
 }
 
+TEST_CASE("trace: splice shows the pipe it fills and Python's os.splice", "[trace][splice]") {
+  Connected c = connected_pair();
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  c.client.sendall("spliced");
+  TraceCapture cap;
+  c.server.splice_to(fds[1], 4096);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  CHECK_TRACED(cap, fmt::format("splice({}, NULL, {}, NULL, 4096, SPLICE_F_MOVE) = 7  "
+                                "# os.splice(s.fileno(), {}, 4096)",
+                                c.server.fileno(), fds[1], fds[1]));
+}
+
 TEST_CASE("trace: settimeout, gettimeout, setblocking show the fcntl and the mode",
           "[trace][settimeout][gettimeout][setblocking]") {
   TraceCapture cap;
