@@ -31,8 +31,9 @@ struct GroupOptions {
   std::string io = "epoll";
   std::size_t max_clients = 0;  // 0: as many as descriptors allow
   std::size_t max_line = 4096;
-  std::size_t max_queue = 1 << 20;
-  double idle_timeout = 0;  // 0: never
+  std::size_t max_queue = 1 << 20;         // one client's unsent output, at most
+  std::size_t max_total_queue = 64 << 20;  // every client's unsent output together, at most
+  double idle_timeout = 0;                 // 0: never
   std::vector<std::string> allow;
   std::vector<std::string> deny;
   bool echo = false;

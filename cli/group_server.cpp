@@ -3,6 +3,7 @@
 #include <sys/select.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <memory>
@@ -38,6 +39,7 @@ struct Client {
   Decoder decoder;
   std::string outbox;          // bytes for this client not yet taken by send()
   std::size_t sent = 0;        // how much of outbox send() already took
+  std::size_t counted = 0;     // its share of the server's queued_ total (pending() when last seen)
   Clock::time_point heard;     // the last time it sent anything (--idle-timeout)
   Clock::time_point close_by;  // closing: give up on the outbox after this
   bool closing = false;        // out of the room: close as soon as the outbox is sent
@@ -71,7 +73,11 @@ class GroupServer {
   void flush(Client& c);
   void start_closing(Client& c);
   void close_now(Client& c);
+  void flush_touched();
+  void recount(Client& c);
+  void drop(Client& c);
   void drop_slow_clients();
+  void drop_largest_queues();
   void shut_down();
   Client* find(ClientId id);
 
@@ -93,7 +99,8 @@ class GroupServer {
   std::vector<Client*> slow_;     // clients past --max-queue, to drop after this round
   std::vector<std::unique_ptr<Client>> dead_;
   ClientId next_id_ = 1;
-  Outcome outcome_;                     // reused: its vectors keep their capacity
+  std::size_t queued_ = 0;  // every client's pending() summed, kept up to date by recount()
+  Outcome outcome_;         // reused: its vectors keep their capacity
   std::array<char, 64 * 1024> buffer_;  // one receive buffer for every client
   GroupTotals totals_;
 };
@@ -251,6 +258,7 @@ void GroupServer::queue(Client& c, std::string_view bytes) {
     c.sent = 0;
   }
   c.outbox.append(bytes);
+  recount(c);
   if (c.pending() > options_.max_queue && !c.closing) {
     c.too_slow = true;  // dropped after this round: never in the middle of a fan-out
     slow_.push_back(&c);
@@ -266,12 +274,14 @@ void GroupServer::flush(Client& c) {
   if (c.pending() > 0) {
     try {
       c.sent += c.socket.send(std::string_view(c.outbox).substr(c.sent));
+      recount(c);
     } catch (const WouldBlockError&) {
       // The kernel's send buffer is full: wait for writability below.
     } catch (const SocketError&) {
       // EPIPE, ECONNRESET: it is gone. Its recv() will say so; stop writing to it.
       c.outbox.clear();
       c.sent = 0;
+      recount(c);
       if (c.closing) return close_now(c);
     }
   }
@@ -288,17 +298,43 @@ void GroupServer::flush(Client& c) {
   loop_.modify(c.fd, (c.closing ? 0 : Readable) | (c.writable_wanted ? Writable : 0));
 }
 
+// The running total of queued bytes moves by the difference each time an outbox changes:
+// O(1) per change, so no round ever has to add up every client's outbox.
+void GroupServer::recount(Client& c) {
+  queued_ = queued_ - c.counted + c.pending();
+  c.counted = c.pending();
+}
+
 void GroupServer::after_round() {
   drop_slow_clients();
+  flush_touched();
+  // Only what send() could not take counts: a client that reads has an empty outbox now.
+  if (queued_ > options_.max_total_queue) {
+    drop_largest_queues();
+    drop_slow_clients();  // the notices may have pushed someone past --max-queue
+    flush_touched();      // and they are owed to everyone else
+  }
+  dead_.clear();
+  // The tick checks idle clients, closing clients and a paused listener; with none of
+  // those, there is nothing to wake up for.
+  loop_.set_ticking(options_.idle_timeout > 0 || closing_count_ > 0 || listener_paused_);
+}
+
+void GroupServer::flush_touched() {
   for (Client* c : touched_) {
     c->touched = false;
     if (!c->closed && !c->writable_wanted) flush(*c);  // else the Writable event will do it
   }
   touched_.clear();
-  dead_.clear();
-  // The tick checks idle clients, closing clients and a paused listener; with none of
-  // those, there is nothing to wake up for.
-  loop_.set_ticking(options_.idle_timeout > 0 || closing_count_ > 0 || listener_paused_);
+}
+
+// Out of the room ("* NAME dropped (too slow)" to the others), and closed with whatever
+// it had not read. A client already leaving is just closed: the room heard about it.
+void GroupServer::drop(Client& c) {
+  outcome_.clear();
+  room_.leave(c.id, LeaveReason::too_slow, outcome_);
+  close_now(c);
+  apply(outcome_);
 }
 
 void GroupServer::drop_slow_clients() {
@@ -306,11 +342,25 @@ void GroupServer::drop_slow_clients() {
   while (!slow_.empty()) {
     Client* c = slow_.back();
     slow_.pop_back();
-    if (c->closed) continue;
-    outcome_.clear();
-    room_.leave(c->id, LeaveReason::too_slow, outcome_);
-    close_now(*c);
-    apply(outcome_);
+    if (!c->closed) drop(*c);
+  }
+}
+
+// --max-total-queue: many clients that each stay under --max-queue may still hold too much
+// together. The ones with the most queued are the ones not reading: drop them first, until
+// the total is back under the bound. Sorting is O(N log N), but only when over the bound.
+void GroupServer::drop_largest_queues() {
+  std::vector<Client*> largest;
+  for (auto& [id, c] : clients_) {
+    if (c->counted > 0) largest.push_back(c.get());
+  }
+  std::sort(largest.begin(), largest.end(), [](const Client* a, const Client* b) {
+    return a->counted != b->counted ? a->counted > b->counted : a->id < b->id;
+  });
+  // Each drop queues one notice to everyone left: the same bytes for all, so the order holds.
+  for (Client* c : largest) {
+    if (queued_ <= options_.max_total_queue) break;
+    if (!c->closed) drop(*c);
   }
 }
 
@@ -326,6 +376,8 @@ void GroupServer::start_closing(Client& c) {
 
 void GroupServer::close_now(Client& c) {
   if (c.closing) --closing_count_;
+  queued_ -= c.counted;  // its outbox dies with it
+  c.counted = 0;
   loop_.remove(c.fd);  // before close: the descriptor number may be reused at once
   c.socket.close();
   c.closed = true;

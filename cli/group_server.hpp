@@ -10,6 +10,9 @@
 //   4. what send() could not take stays in the outbox, and only then does the loop watch
 //      that socket for writability (asking while the outbox is empty would wake us forever).
 // A client whose outbox passes --max-queue is not reading: it is dropped, nobody waits for it.
+// Many clients that each stay under it could still hold a lot together, so the server keeps
+// a running total of every outbox (moved on each append and send, never summed per round);
+// past --max-total-queue, the clients with the largest outboxes are dropped first.
 // Read: epoll(7), tcp(7) "TCP_NODELAY", send(2) "EAGAIN".
 #pragma once
 

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -39,6 +40,8 @@ struct Client {
   std::string address;
   // Guarded by the server's mutex:
   std::string outbox;
+  std::size_t in_flight = 0;     // bytes the writer took from the outbox and is sending now
+  std::size_t counted = 0;       // its share of the server's queued_ total
   std::condition_variable wake;  // the writer waits here for output or for the end
   bool closing = false;          // the writer sends what is left, then stops
   bool reader_done = false;
@@ -71,7 +74,10 @@ class ThreadedServer {
   // Under mutex_.
   void apply(const Outcome& outcome, std::string_view address = {});
   void queue(Client& c, std::string_view bytes);
+  void recount(Client& c);
   void drop(Client& c);
+  void drop_largest_queues();
+  void tell_about_slow_clients();
 
   const GroupOptions& options_;
   const Framing framing_;
@@ -89,7 +95,8 @@ class ThreadedServer {
   ChatRoom room_;
   std::unordered_map<ClientId, std::unique_ptr<Client>> clients_;
   std::vector<Client*> slow_;
-  bool stopping_ = false;  // shutting down: the room is told once, not once per leaver
+  std::size_t queued_ = 0;  // every outbox and in-flight batch summed, kept by recount()
+  bool stopping_ = false;   // shutting down: the room is told once, not once per leaver
 };
 
 ThreadedServer::ThreadedServer(const GroupOptions& options)
@@ -174,7 +181,10 @@ void ThreadedServer::reap() {
     std::lock_guard lock(mutex_);
     for (auto it = clients_.begin(); it != clients_.end();) {
       const bool done = it->second->reader_done && it->second->writer_done;
-      if (done) gone.push_back(std::move(it->second));
+      if (done) {
+        queued_ -= it->second->counted;  // 0 by now: its writer sent or cleared everything
+        gone.push_back(std::move(it->second));
+      }
       it = done ? clients_.erase(it) : std::next(it);
     }
   }
@@ -315,7 +325,8 @@ void ThreadedServer::write_loop(Client& c) {
     c.wake.wait(lock, [&] { return !c.outbox.empty() || c.closing; });
     if (c.outbox.empty()) break;  // closing, and everything is sent
     std::string batch;
-    batch.swap(c.outbox);  // take it all: one sendall for everything queued
+    batch.swap(c.outbox);        // take it all: one sendall for everything queued
+    c.in_flight = batch.size();  // still in memory, still counted, until sendall returns
     lock.unlock();
     bool sent = true;
     try {
@@ -324,11 +335,13 @@ void ThreadedServer::write_loop(Client& c) {
       sent = false;  // EPIPE, ECONNRESET: the reader will find out too
     }
     lock.lock();
+    c.in_flight = 0;
     if (!sent) {
       c.closing = true;
       c.outbox.clear();
-      break;
     }
+    recount(c);
+    if (!sent) break;
   }
   c.writer_done = true;
   lock.unlock();
@@ -342,6 +355,13 @@ void ThreadedServer::write_loop(Client& c) {
 // Deliveries, under mutex_.
 
 void ThreadedServer::apply(const Outcome& outcome, std::string_view address) {
+  // --max-total-queue is checked before new lines are queued, not after: the writers have
+  // had a moment to take what was queued last time, so a client that reads is not counted
+  // as behind just because its writer thread has not run yet (there are no rounds here).
+  if (queued_ > options_.max_total_queue) {
+    drop_largest_queues();
+    tell_about_slow_clients();  // before these lines: the dropped must not be queued them
+  }
   for (const RoomEvent& event : outcome.events) {
     show(event, address);
     if (event.kind == RoomEvent::Kind::dropped) ++totals_.dropped;
@@ -358,19 +378,27 @@ void ThreadedServer::apply(const Outcome& outcome, std::string_view address) {
       if (room_.contains(id)) queue(*c, bytes);
     }
   }
-  // Dropping one tells the others, which may push another over the limit: repeat.
+  tell_about_slow_clients();
+}
+
+void ThreadedServer::tell_about_slow_clients() {
+  // Dropping one tells the others, which may push another over the limit: repeat. In the
+  // order they were dropped: largest first, for --max-total-queue.
   while (!slow_.empty()) {
-    Client* c = slow_.back();
-    slow_.pop_back();
-    Outcome dropped;
-    room_.leave(c->id, LeaveReason::too_slow, dropped);
-    apply(dropped);
+    std::vector<Client*> dropping;
+    dropping.swap(slow_);
+    for (Client* c : dropping) {
+      Outcome dropped;
+      room_.leave(c->id, LeaveReason::too_slow, dropped);
+      apply(dropped);
+    }
   }
 }
 
 void ThreadedServer::queue(Client& c, std::string_view bytes) {
   if (c.writer_done) return;
   c.outbox.append(bytes);
+  recount(c);
   if (c.outbox.size() > options_.max_queue && room_.contains(c.id)) {
     drop(c);
     slow_.push_back(&c);
@@ -379,12 +407,40 @@ void ThreadedServer::queue(Client& c, std::string_view bytes) {
   c.wake.notify_one();
 }
 
+// The running total moves by the difference each time an outbox or a batch changes: O(1),
+// so nobody ever adds up every client's outbox while the room's lock is held.
+void ThreadedServer::recount(Client& c) {
+  const std::size_t now = c.outbox.size() + c.in_flight;
+  queued_ = queued_ - c.counted + now;
+  c.counted = now;
+}
+
 void ThreadedServer::drop(Client& c) {
   c.outbox.clear();  // it will never read it
+  c.in_flight = 0;   // nor the batch its writer holds: cut_off() makes that send fail
+  recount(c);
   c.closing = true;
   c.wake.notify_one();
   // Its writer may be stuck in send() and its reader in recv(): shutdown wakes both.
   cut_off(c.socket);
+}
+
+// --max-total-queue: many clients that each stay under --max-queue may still hold too much
+// together. The ones with the most queued are the ones not reading: drop them first, until
+// the total is back under the bound. Sorting is O(N log N), but only when over the bound.
+void ThreadedServer::drop_largest_queues() {
+  std::vector<Client*> largest;
+  for (auto& [id, c] : clients_) {
+    if (c->counted > 0) largest.push_back(c.get());
+  }
+  std::sort(largest.begin(), largest.end(), [](const Client* a, const Client* b) {
+    return a->counted != b->counted ? a->counted > b->counted : a->id < b->id;
+  });
+  for (Client* c : largest) {
+    if (queued_ <= options_.max_total_queue) break;
+    drop(*c);
+    if (room_.contains(c->id)) slow_.push_back(c);  // apply() tells the room, as for --max-queue
+  }
 }
 
 }  // namespace

@@ -7,7 +7,9 @@
 //                     predicate, so no wake-up is ever lost), takes the whole outbox, and
 //                     sendall()s it without holding the lock.
 // Every delivery is appended to outboxes while the lock is held, so all clients see one
-// order and nothing is lost or duplicated. The main thread accepts, reads the console and
+// order and nothing is lost or duplicated. A running total of every outbox (and every batch
+// being sent) is kept under the same lock; past --max-total-queue the clients holding the
+// most are dropped first, as --max-queue drops one. The main thread accepts, reads the console and
 // waits for signals on a small poll loop, and joins the threads of clients that are gone.
 // Read: pthreads(7), std::condition_variable, shutdown(2) (how one thread wakes another's recv).
 #pragma once

@@ -7,8 +7,8 @@
 //   threads               a reader and a writer thread per client (group_threads.cpp).
 // Each client gets a name (guest1, guest2...), its lines go to everyone else as
 // "<NAME> TEXT", and /nick /who /msg /me /help /quit work. Limits (--max-clients,
-// --max-line, --max-queue, --idle-timeout, --allow, --deny) are explained to the client
-// before it is closed. Read: socket(7), tcp(7), epoll(7), pthreads(7).
+// --max-line, --max-queue, --max-total-queue, --idle-timeout, --allow, --deny) are
+// explained to the client before it is closed. Read: socket(7), tcp(7), epoll(7), pthreads(7).
 #include <cmath>
 #include <cstdlib>
 #include <optional>
@@ -62,6 +62,11 @@ void add_options(CLI::App& sub, GroupOptions& o) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{16} << 20));
   sub.add_option("--max-queue", o.max_queue,
                  "output bytes a client may fall behind before it is dropped")
+      ->capture_default_str()
+      ->check(positive("a number of bytes"));
+  sub.add_option("--max-total-queue", o.max_total_queue,
+                 "output bytes all clients together may fall behind; past it the clients "
+                 "with the most are dropped first")
       ->capture_default_str()
       ->check(positive("a number of bytes"));
   sub.add_option("--idle-timeout", o.idle_timeout,
