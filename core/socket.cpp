@@ -340,23 +340,10 @@ void Socket::shutdown(int how) {
 
 std::size_t Socket::sendfile(int in_fd, std::size_t count) {
   trace::Call t("sendfile", fmt::format("{}, {}, NULL, {}", fd_, in_fd, count), "s.sendfile(file)");
-  const Deadline deadline(timeout_);
-  for (;;) {
-    const ssize_t n = ::sendfile(fd_, in_fd, nullptr, count);
-    if (n >= 0) {
-      t.ok(std::to_string(n));
-      return static_cast<std::size_t>(n);
-    }
-    const int err = errno;
-    if (err == EINTR) continue;
-    if (would_block(err) && waits()) {
-      if (wait_ready(fd_, POLLOUT, deadline)) continue;
-      t.fail(timed_out_result());
-      throw TimeoutError("sendfile", peer_, *timeout_);
-    }
-    t.fail(err);
-    throw_socket_error("sendfile", peer_, err);
-  }
+  const ssize_t n = retry("sendfile", nullptr, POLLOUT, Deadline(timeout_), t,
+                          [&] { return ::sendfile(fd_, in_fd, nullptr, count); });
+  t.ok(std::to_string(n));
+  return static_cast<std::size_t>(n);
 }
 
 std::size_t Socket::splice_to(int pipe_fd, std::size_t count) {

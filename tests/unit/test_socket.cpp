@@ -1007,3 +1007,19 @@ TEST_CASE("splice_to into something that is not a pipe is EINVAL", "[splice]") {
           [](const SocketError& e) { return e.error_number() == EINVAL; }, "errno is EINVAL"));
   CHECK(c.server.recv(16) == "x");  // nothing was lost
 }
+
+TEST_CASE("sendfile sends a file from its offset, and 0 at its end", "[sendfile][send]") {
+  Connected c = connected_pair();
+  char path[] = "/tmp/sockchat-sendfile-XXXXXX";
+  const int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  ::unlink(path);
+  REQUIRE(::write(fd, "0123456789", 10) == 10);
+  REQUIRE(::lseek(fd, 2, SEEK_SET) == 2);
+  CHECK(c.client.sendfile(fd, 5) == 5);  // bytes 2..6; the offset moves on
+  CHECK(c.server.recv(16) == "23456");
+  CHECK(c.client.sendfile(fd, 100) == 3);
+  CHECK(c.server.recv(16) == "789");
+  CHECK(c.client.sendfile(fd, 100) == 0);
+  ::close(fd);
+}
