@@ -65,8 +65,7 @@ void add_options(CLI::App& sub, GroupOptions& o) {
       ->capture_default_str()
       ->check(positive("a number of bytes"));
   sub.add_option("--max-total-queue", o.max_total_queue,
-                 "output bytes all clients together may fall behind; past it the clients "
-                 "with the most are dropped first")
+                 "output bytes all clients together may fall behind (the most behind go first)")
       ->capture_default_str()
       ->check(positive("a number of bytes"));
   sub.add_option("--idle-timeout", o.idle_timeout,
