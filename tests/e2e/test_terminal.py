@@ -10,6 +10,7 @@ Environment: SOCKCHAT (the binary).
 """
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -21,6 +22,7 @@ SOCKCHAT = os.environ.get("SOCKCHAT", "sockchat")
 TMUX = shutil.which("tmux")
 WAIT = 10.0  # seconds any single step may take before the test fails
 WIDTH, HEIGHT = 40, 10
+EXITED = re.compile(r"sockchat exited with (\d+)$")
 TYPED = "".join(chr(ord("a") + i % 26) for i in range(100))  # 100 characters, no Enter
 
 
@@ -58,7 +60,9 @@ class Screen(unittest.TestCase):
 
     def start(self, *args):
         """Runs sockchat ARGS in a new WIDTHxHEIGHT tmux window."""
-        command = " ".join([SOCKCHAT] + list(args))
+        # The shell tmux runs the command with prints the exit status when it ends (tmux's
+        # own pane_dead_status is not always there yet when the pane is seen dead).
+        command = shlex.join([SOCKCHAT] + list(args)) + '; echo "sockchat exited with $?"'
         self.tmux("new-session", "-d", "-x", str(WIDTH), "-y", str(HEIGHT), command)
         self.addCleanup(self.kill_tmux)
 
@@ -95,15 +99,10 @@ class Screen(unittest.TestCase):
     def key(self, name):
         self.tmux("send-keys", name)
 
-    def pane(self, variable):
-        return self.tmux("display-message", "-p", "#{%s}" % variable).strip()
-
     def wait_exit(self):
-        deadline = time.monotonic() + WAIT
-        while self.pane("pane_dead") != "1":
-            self.assertLess(time.monotonic(), deadline, "sockchat did not exit")
-            time.sleep(0.02)
-        return int(self.pane("pane_dead_status"))
+        """Waits until sockchat has exited; returns its status, which start() prints."""
+        shown = self.wait_screen(lambda rows: any(EXITED.match(r) for r in rows))
+        return int(next(EXITED.match(r) for r in shown if EXITED.match(r)).group(1))
 
     def connect_in_tmux(self):
         """A listener here, `sockchat connect` to it in tmux; returns (conn, first row)."""
@@ -197,7 +196,12 @@ class Screen(unittest.TestCase):
         self.wait_screen(top + ["first peer line", "second peer line"]
                          + rows("> " + TYPED, WIDTH))
         client.close()
-        self.wait_exit()  # the server is done with its one client
+        self.assertEqual(self.wait_exit(), 0)  # the server is done with its one client
+        # The line was never sent: at the end none of its three rows is left on screen.
+        shown = self.screen()
+        self.assertIn("second peer line", shown)
+        self.assertFalse([r for r in shown if r.startswith((">", TYPED[38:48], TYPED[78:88]))],
+                         "\n".join(shown))
 
 
 if __name__ == "__main__":
