@@ -488,7 +488,9 @@ void Session::display(std::string_view line) {
 
 // What erases the input area on screen, every row of it: a line longer than the terminal
 // is wide wraps, and "\r\x1b[K" alone would erase only its last row (core/screen.hpp).
-// The cursor ends at the start of the area's first row.
+// The cursor ends at the start of the area's first row. An area taller than the window
+// is erased from the top row down: the cursor cannot go higher, so the rows that scrolled
+// off stay in the terminal's scrollback (readline has the same limit).
 std::string Session::erase_input() const {
   return erase_rows(rows_taken(shown_, terminal_width()));
 }
