@@ -62,6 +62,21 @@ Char char_at(std::string_view text, std::size_t i, const Utf8Locale& locale) {
   return {std::max<std::size_t>(n, 1), width < 0 ? 1u : static_cast<std::size_t>(width)};
 }
 
+// `typed` without the first bytes of a character whose last bytes have not come yet: a
+// read(2) of the terminal may stop in the middle of a character (a long paste of Chinese
+// text does), and shown now they would be "\xe4" until the next read.
+std::string_view complete_part(std::string_view typed) {
+  const std::size_t size = typed.size();
+  // A character cut short has 3 bytes at most: look for its first byte among the last 3.
+  for (std::size_t back = 1; back <= std::min<std::size_t>(3, size); ++back) {
+    const auto c = static_cast<unsigned char>(typed[size - back]);
+    if ((c & 0xC0) == 0x80) continue;  // 10xxxxxx: a continuation byte, look further back
+    const std::size_t length = c >= 0xF8 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    return back < length ? typed.substr(0, size - back) : typed;
+  }
+  return typed;
+}
+
 }  // namespace
 
 std::size_t columns(std::string_view text) {
@@ -76,7 +91,7 @@ std::size_t columns(std::string_view text) {
 }
 
 std::string input_area(std::string_view prompt, std::string_view typed) {
-  const std::string shown = visible(typed);  // keeps tabs, shows every other control
+  const std::string shown = visible(complete_part(typed));  // tabs kept, other controls shown
   const Utf8Locale locale;
   std::string out(prompt);
   std::size_t column = columns(prompt);

@@ -26,7 +26,8 @@ std::size_t columns(std::string_view text);
 
 // The input area as it is printed: the prompt, then the typed text with control characters
 // made visible (visible() in core/text.hpp) and each tab turned into spaces up to the next
-// multiple of 8 columns. What is printed is then exactly what columns() counts.
+// multiple of 8 columns. What is printed is then exactly what columns() counts. The first
+// bytes of a character whose last bytes have not been typed yet are left out until they are.
 std::string input_area(std::string_view prompt, std::string_view typed);
 
 // Rows that `text` (printed, as input_area() makes it) takes when printed from column 0 of

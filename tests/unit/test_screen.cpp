@@ -61,6 +61,13 @@ TEST_CASE("the input area shows controls and turns tabs into spaces", "[screen]"
       {"a tab after wide characters", "", "你\tx", "你      x", 9},
       {"an escape is shown, not obeyed", "> ", "\x1b[2J", "> ^[[2J", 7},
       {"a byte that is not UTF-8", "> ", "\xff", "> \\xff", 6},
+      {"a character half read is not shown yet", "> ", "a\xe4\xb8", "> a", 3},
+      {"then whole", "> ", "a\xe4\xb8\xad", "> a\xe4\xb8\xad", 5},
+      {"an emoji's first byte", "> ", "\xf0", "> ", 2},
+      {"an emoji's first three bytes", "> ", "\xf0\x9f\x98", "> ", 2},
+      {"a lead byte before more text is shown", "> ", "\xe4z", "> \\xe4z", 7},
+      {"stray continuation bytes are shown", "> ", "\x80\x80\x80\x80", "> \\x80\\x80\\x80\\x80",
+       18},
   }));
   CAPTURE(row.what);
   const std::string shown = input_area(row.prompt, row.typed);
