@@ -6,7 +6,6 @@ a pipe with a deadline.
 """
 import json
 import os
-import queue
 import resource
 import shutil
 import signal
@@ -15,140 +14,13 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOCKCHAT = os.environ.get("SOCKCHAT", os.path.join(HERE, "..", "..", "build", "sockchat"))
-SEED = os.environ.get("SOCKCHAT_SEED", os.path.join(HERE, "seed"))
-TIMEOUT = 5.0
+import harness
+from harness import SEED, SOCKCHAT, Client
 
-
-class Server:
-    """A serve-group process on port 0; its stdout is read by a thread into a queue."""
-
-    def __init__(self, io, *args, json_events=False, preexec_fn=None, wrapper=(), trace=False,
-                 hold_stdout=False):
-        cmd = [*wrapper, SOCKCHAT] + (["--json"] if json_events else [])
-        cmd += ["--trace"] if trace else []
-        cmd += ["serve-group", "--port", "0", "--io", io, *args]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, preexec_fn=preexec_fn)
-        self.lines = queue.Queue()
-        # hold_stdout: after the first line nobody reads stdout until release.set().
-        self.release = threading.Event()
-        if not hold_stdout:
-            self.release.set()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        first = self.next_line()
-        if json_events:
-            self.port = json.loads(first)["port"]
-        else:  # "listening on 127.0.0.1:43210 (epoll, line framing)"
-            address = first.split()[2]
-            self.port = 0 if address.startswith("unix:") else int(address.rsplit(":", 1)[1])
-        self.first = first
-
-    def _read(self):
-        for raw in self.proc.stdout:
-            self.lines.put(raw.decode("utf-8", "replace").rstrip("\n"))
-            self.release.wait()
-        self.lines.put(None)
-
-    def next_line(self, timeout=TIMEOUT):
-        line = self.lines.get(timeout=timeout)
-        if line is None:
-            raise AssertionError("server exited: " + self.proc.stderr.read().decode())
-        return line
-
-    def wait_for(self, predicate, timeout=TIMEOUT):
-        """The first console line for which predicate(line) is true."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            line = self.next_line(max(0.01, end - time.monotonic()))
-            if predicate(line):
-                return line
-        raise AssertionError("console line not seen")
-
-    def say(self, text):
-        self.proc.stdin.write(text.encode() + b"\n")
-        self.proc.stdin.flush()
-
-    def stop(self, sig=signal.SIGTERM):
-        self.release.set()
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        rc = self.proc.wait(timeout=TIMEOUT)
-        self.reader.join(timeout=TIMEOUT)
-        self.stderr = self.proc.stderr.read().decode("utf-8", "replace")
-        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            pipe.close()
-        return rc
-
-
-class Client:
-    """A line-oriented chat client with a read deadline."""
-
-    def __init__(self, port, family=socket.AF_INET, host="127.0.0.1", rcvbuf=None, path=None):
-        if path:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        else:
-            self.sock = socket.socket(family, socket.SOCK_STREAM)
-        if rcvbuf:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.settimeout(TIMEOUT)
-        self.sock.connect(path if path else (host, port))
-        self.buf = b""
-        self.name = None
-
-    def send(self, data):
-        self.sock.sendall(data.encode() if isinstance(data, str) else data)
-
-    def line(self, timeout=TIMEOUT):
-        """The next line without its newline, or None at end of stream."""
-        self.sock.settimeout(timeout)
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                return None
-            self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\n")
-        return line
-
-    def text(self, timeout=TIMEOUT):
-        line = self.line(timeout)
-        return None if line is None else line.decode("utf-8", "replace")
-
-    def welcome(self):
-        line = self.text()
-        assert line and line.startswith("* welcome, "), line
-        self.name = line[len("* welcome, "):].split(";")[0]
-        return self.name
-
-    def until(self, predicate, timeout=TIMEOUT):
-        """Reads lines until predicate(line) is true; returns every line read."""
-        end = time.monotonic() + timeout
-        seen = []
-        while True:
-            line = self.text(max(0.01, end - time.monotonic()))
-            if line is None:
-                raise AssertionError(f"end of stream; saw {seen}")
-            seen.append(line)
-            if predicate(line):
-                return seen
-
-    def eof(self, timeout=TIMEOUT):
-        """True if the server closes: every line before the end is discarded."""
-        try:
-            while self.line(timeout) is not None:
-                pass
-            return True
-        except ConnectionResetError:
-            return True
-
-    def close(self):
-        self.sock.close()
+TIMEOUT = 5.0  # seconds a step may take (harness.Client waits as long by default)
 
 
 class GroupChatTests:
@@ -157,13 +29,11 @@ class GroupChatTests:
     io = None
 
     def start(self, *args, **kwargs):
-        server = Server(self.io, *args, **kwargs)
-        self.addCleanup(self._stop, server)
+        """serve-group on port 0 with this class's --io; stopped (SIGTERM) at cleanup."""
+        server = harness.Server("serve-group", "--port", "0", "--io", self.io, *args,
+                                timeout=TIMEOUT, **kwargs)
+        self.addCleanup(server.stop)
         return server
-
-    def _stop(self, server):
-        if not server.proc.stdout.closed:
-            server.stop()
 
     def join(self, server, n, **kwargs):
         """n clients, each welcomed, each having read the joins of those after it."""
@@ -287,7 +157,7 @@ class GroupChatTests:
         self.assertEqual(extra.text(), "! server full (2 clients)")
         self.assertTrue(extra.eof())
         self.marker(a, [b])
-        server.wait_for(lambda l: l.startswith("refused 127.0.0.1:"))
+        server.wait_line(lambda l: l.startswith("refused 127.0.0.1:"))
 
     def test_deny_and_allow(self):
         server = self.start("--deny", "127.0.0.0/8")
@@ -364,7 +234,7 @@ class GroupChatTests:
         messages = [l for l in got if l.startswith("<guest1> ")]
         self.assertEqual(messages, [f"<guest1> {i} {payload}" for i in range(sent)])
         self.marker(sender, [reader])
-        server.wait_for(lambda l: l == "* guest3 dropped (too slow)")
+        server.wait_line(lambda l: l == "* guest3 dropped (too slow)")
 
     def test_console_nobody_reads_never_stalls_the_room(self):
         server = self.start(hold_stdout=True)  # stdout: a pipe nobody reads from now on
@@ -505,8 +375,8 @@ class GroupChatTests:
         self.assertEqual(b.text(), "<server> class starts now")
         a.send("hi 老师\n")
         self.assertEqual(b.text(), "<guest1> hi 老师")
-        server.wait_for(lambda l: l.startswith("* guest2 joined from 127.0.0.1:"))
-        server.wait_for(lambda l: l == "<guest1> hi 老师")
+        server.wait_line(lambda l: l.startswith("* guest2 joined from 127.0.0.1:"))
+        server.wait_line(lambda l: l == "<guest1> hi 老师")
         server.proc.stdin.close()  # console EOF: the room goes on
         a.send("still on\n")
         self.assertEqual(b.text(), "<guest1> still on")
@@ -526,7 +396,7 @@ class GroupChatTests:
         msg = next(e for e in events if e["event"] == "message")
         self.assertEqual((msg["name"], msg["text"]), ("ann", "hello"))
         server.stop()
-        rest = [json.loads(l) for l in iter(lambda: server.lines.get(timeout=TIMEOUT), None)]
+        rest = [json.loads(l) for l in server.lines_left()]
         self.assertEqual(rest[-1]["event"], "summary")
         self.assertEqual(rest[-1]["clients"], 2)
 
@@ -655,7 +525,7 @@ class SelectTests(GroupChatTests, unittest.TestCase):
             self.fail("no client was refused")
         self.assertTrue(c.eof())
         first.until(lambda l: l.endswith(" joined"))
-        server.wait_for(lambda l: "FD_SETSIZE" in l)
+        server.wait_line(lambda l: "FD_SETSIZE" in l)
 
 
 class ThreadsTests(GroupChatTests, unittest.TestCase):

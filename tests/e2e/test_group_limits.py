@@ -14,18 +14,15 @@ joins so that the non-readers' outboxes differ by STAGGER bytes once their kerne
 are full. Each test runs against --io epoll and --io threads. Nothing sleeps to wait:
 every wait polls a socket or a pipe with a deadline. Environment: SOCKCHAT (the binary).
 """
-import os
-import queue
-import signal
 import socket
 import subprocess
-import threading
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOCKCHAT = os.environ.get("SOCKCHAT", os.path.join(HERE, "..", "..", "build", "sockchat"))
-TIMEOUT = 5.0
+import harness
+from harness import SOCKCHAT, Client
+
+TIMEOUT = 5.0          # seconds a step may take (harness.Client waits as long by default)
 TOTAL = 1024 * 1024    # --max-total-queue for these tests
 STAGGER = 256 * 1024   # sent between one non-reader's join and the next one's
 BATCH = 16             # lines the sender sends before it waits for the reader
@@ -39,83 +36,6 @@ def kernel_send_buffer_max():
             return int(f.read().split()[2])
     except (OSError, ValueError, IndexError):
         return 4 * 1024 * 1024
-
-
-class Server:
-    """A serve-group process on port 0; its stdout is read by a thread into a queue."""
-
-    def __init__(self, io, *args):
-        cmd = [SOCKCHAT, "serve-group", "--port", "0", "--io", io, *args]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
-        self.lines = queue.Queue()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        first = self.next_line()  # "listening on 127.0.0.1:43210 (epoll, line framing)"
-        self.port = int(first.split()[2].rsplit(":", 1)[1])
-
-    def _read(self):
-        for raw in self.proc.stdout:
-            self.lines.put(raw.decode("utf-8", "replace").rstrip("\n"))
-        self.lines.put(None)
-
-    def next_line(self, timeout=TIMEOUT):
-        line = self.lines.get(timeout=timeout)
-        if line is None:
-            raise AssertionError("server exited: " + self.proc.stderr.read().decode())
-        return line
-
-    def stop(self):
-        """SIGTERM; returns the console lines not read yet (the summary among them)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=TIMEOUT)
-        self.reader.join(timeout=TIMEOUT)
-        rest = []
-        while not self.lines.empty():
-            line = self.lines.get_nowait()
-            if line is not None:
-                rest.append(line)
-        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            pipe.close()
-        return rc, rest
-
-
-class Client:
-    """A line-oriented chat client with a read deadline."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        self.buf = b""
-
-    def send(self, text):
-        self.sock.sendall(text.encode())
-
-    def text(self, timeout=TIMEOUT):
-        """The next line without its newline, or None at end of stream."""
-        self.sock.settimeout(timeout)
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                return None
-            self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\n")
-        return line.decode("utf-8", "replace")
-
-    def until(self, predicate, timeout=TIMEOUT):
-        """Reads lines until predicate(line) is true; returns every line read."""
-        end = time.monotonic() + timeout
-        seen = []
-        while True:
-            line = self.text(max(0.01, end - time.monotonic()))
-            if line is None:
-                raise AssertionError(f"end of stream; saw {seen[-5:]}")
-            seen.append(line)
-            if predicate(line):
-                return seen
-
-    def close(self):
-        self.sock.close()
 
 
 def never_reads(port):
@@ -147,8 +67,9 @@ class TotalQueueTests:
     IO = None
 
     def start(self, *args):
-        server = Server(self.IO, *args)
-        self.addCleanup(server.proc.kill)  # no-op once stop() has reaped it
+        server = harness.Server("serve-group", "--port", "0", "--io", self.IO, *args,
+                                timeout=TIMEOUT)
+        self.addCleanup(server.kill)  # no-op once stop() has reaped it
         return server
 
     def join(self, server):
@@ -211,7 +132,8 @@ class TotalQueueTests:
         self.assertEqual(seen[-1], "* 2 online: guest1, guest2")
         for sock in slow:
             self.assertTrue(closed_by_server(sock))
-        rc, rest = server.stop()
+        rc = server.stop()
+        rest = server.lines_left()  # the console lines not read yet (the summary among them)
         self.assertEqual(rc, 0)
         summary = [l for l in rest if l.startswith("server stopped: ")]
         self.assertEqual(len(summary), 1, rest[-5:])
@@ -229,7 +151,8 @@ class TotalQueueTests:
             sender.send(f"{n} {'q' * 500}\n")  # 500 bytes, to 3 readers, one at a time
             for r in readers:
                 self.assertEqual(r.text(), f"<guest1> {n} {'q' * 500}")
-        rc, rest = server.stop()
+        rc = server.stop()
+        rest = server.lines_left()  # the console lines not read yet (the summary among them)
         self.assertEqual(rc, 0)
         self.assertFalse([l for l in rest if l.endswith(" dropped (too slow)")], rest)
         self.assertIn(", 0 dropped, ", rest[-1])

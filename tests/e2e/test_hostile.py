@@ -8,8 +8,6 @@ still alive and still serving someone else, and that its memory and descriptors 
 Loopback only, ports from the kernel, every loop bounded; waits poll with a deadline.
 """
 import os
-import queue
-import re
 import signal
 import socket
 import struct
@@ -18,9 +16,10 @@ import threading
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOCKCHAT = os.environ.get("SOCKCHAT", os.path.join(HERE, "..", "..", "build", "sockchat"))
-TIMEOUT = 5.0
+import harness
+from harness import SOCKCHAT, Client
+
+TIMEOUT = 5.0  # seconds a step may take (harness.Client waits as long by default)
 
 
 def sanitized():
@@ -46,106 +45,14 @@ def descriptors(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def eventually(predicate, timeout=TIMEOUT):
-    """Polls predicate until it is true or the deadline passes; returns its last value."""
-    end = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > end:
-            return value
-        time.sleep(0.02)  # polling a condition, not waiting for an event
-
-
-class Process:
-    """A sockchat process whose stdout lines are read by a thread into a queue."""
-
-    def __init__(self, *args):
-        self.proc = subprocess.Popen([SOCKCHAT, *args], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.lines = queue.Queue()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        first = self.lines.get(timeout=TIMEOUT)
-        if first is None:
-            raise AssertionError("exited at start: " + self.proc.stderr.read().decode())
-        # "listening on 127.0.0.1:43210 (epoll, line framing)" or "... (UDP)"
-        self.port = int(re.search(r"127\.0\.0\.1:(\d+)", first).group(1))
-
-    def _read(self):
-        for raw in self.proc.stdout:
-            self.lines.put(raw.decode("utf-8", "replace").rstrip("\n"))
-        self.lines.put(None)
-
-    def wait_for(self, predicate, timeout=TIMEOUT):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            try:
-                line = self.lines.get(timeout=max(0.01, end - time.monotonic()))
-            except queue.Empty:
-                break
-            if line is None:
-                raise AssertionError("exited: " + self.proc.stderr.read().decode())
-            if predicate(line):
-                return line
-        raise AssertionError("line not seen")
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        rc = self.proc.wait(timeout=TIMEOUT)
-        self.reader.join(timeout=TIMEOUT)
-        self.stderr = self.proc.stderr.read().decode("utf-8", "replace")
-        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            pipe.close()
-        return rc
-
-
-class Client:
-    def __init__(self, port, rcvbuf=None):
-        self.sock = socket.socket()
-        if rcvbuf:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.settimeout(TIMEOUT)
-        self.sock.connect(("127.0.0.1", port))
-        self.buf = b""
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def line(self, timeout=TIMEOUT):
-        self.sock.settimeout(timeout)
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                return None
-            self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\n")
-        return line
-
-    def until(self, predicate, timeout=TIMEOUT):
-        end = time.monotonic() + timeout
-        while True:
-            line = self.line(max(0.01, end - time.monotonic()))
-            if line is None:
-                raise AssertionError("end of stream")
-            if predicate(line):
-                return line
-
-    def reset(self):
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.sock.close()
-
-    def close(self):
-        self.sock.close()
-
-
 class GroupUnderAttack:
     """Every test here runs against each --io model (subclasses set IO)."""
 
     IO = None
 
     def setUp(self):
-        self.server = Process("serve-group", "--port", "0", "--io", self.IO)
+        self.server = harness.Server("serve-group", "--port", "0", "--io", self.IO,
+                                     timeout=TIMEOUT)
         self.pid = self.server.proc.pid
         self.clients = []
 
@@ -158,7 +65,7 @@ class GroupUnderAttack:
         self.assertNotIn("Sanitizer", self.server.stderr)
 
     def client(self, **kw):
-        c = Client(self.server.port, **kw)
+        c = Client(self.server.port, raw=True, **kw)
         self.clients.append(c)
         c.until(lambda l: l.startswith(b"* welcome, "))
         return c
@@ -191,7 +98,7 @@ class GroupUnderAttack:
         self.assert_still_serving(b"first")
         baseline = descriptors(self.pid)
         for i in range(200):
-            c = Client(self.server.port)
+            c = Client(self.server.port, raw=True)
             c.send(b"partial line %d" % i)
             if i % 2:
                 c.reset()
@@ -201,7 +108,8 @@ class GroupUnderAttack:
         for c in self.clients:
             c.close()
         self.clients = []
-        self.assertTrue(eventually(lambda: descriptors(self.pid) <= baseline),
+        self.assertTrue(harness.eventually(lambda: descriptors(self.pid) <= baseline,
+                                            TIMEOUT),
                         f"{descriptors(self.pid)} descriptors open, {baseline} before")
 
 
@@ -225,8 +133,8 @@ class ChatCommandAbuse(unittest.TestCase):
     """Names and commands an attacker tries (epoll only: the rules live in core/chat_room)."""
 
     def setUp(self):
-        self.server = Process("serve-group", "--port", "0")
-        self.c = Client(self.server.port)
+        self.server = harness.Server("serve-group", "--port", "0", timeout=TIMEOUT)
+        self.c = Client(self.server.port, raw=True)
         self.c.until(lambda l: l.startswith(b"* welcome, "))
 
     def tearDown(self):
@@ -254,12 +162,12 @@ class ChatCommandAbuse(unittest.TestCase):
         self.assertTrue(self.ask(b"/").startswith(b"! "))
 
     def test_who_lists_hundreds_of_clients_on_one_line(self):
-        others = [Client(self.server.port) for _ in range(200)]
+        others = [Client(self.server.port, raw=True) for _ in range(200)]
         try:
             for o in others:
                 o.until(lambda l: l.startswith(b"* welcome, "))
             self.c.send(b"/who\n")
-            who = self.c.until(lambda l: l.startswith(b"* 201 online: "))
+            who = self.c.until(lambda l: l.startswith(b"* 201 online: "))[-1]
             self.assertEqual(len(who.split(b": ", 1)[1].split(b", ")), 201)
         finally:
             for o in others:
@@ -268,7 +176,7 @@ class ChatCommandAbuse(unittest.TestCase):
 
 class UdpUnderAttack(unittest.TestCase):
     def setUp(self):
-        self.recv = Process("udp-recv", "--port", "0")
+        self.recv = harness.Server("udp-recv", "--port", "0", timeout=TIMEOUT)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
     def tearDown(self):
@@ -278,10 +186,10 @@ class UdpUnderAttack(unittest.TestCase):
     def test_empty_largest_and_binary_datagrams(self):
         target = ("127.0.0.1", self.recv.port)
         self.sock.sendto(b"", target)
-        self.recv.wait_for(lambda l: l.endswith("(0 bytes)"))
+        self.recv.wait_line(lambda l: l.endswith("(0 bytes)"))
         evil = b"\x00\x1b[2J\x1b]0;owned\x07\xff\xc2\x9b"
         self.sock.sendto(evil + b"z" * (65507 - len(evil)), target)
-        line = self.recv.wait_for(lambda l: "(65507 bytes)" in l)
+        line = self.recv.wait_line(lambda l: "(65507 bytes)" in l)
         self.assertNotIn("\x1b", line)  # made visible, never passed to a terminal
         self.assertNotIn("\x00", line)
 
@@ -299,7 +207,7 @@ class UdpUnderAttack(unittest.TestCase):
             for _ in range(100):
                 self.sock.sendto(tag, target)
                 try:
-                    self.recv.wait_for(lambda l: tag.decode() in l, timeout=0.1)
+                    self.recv.wait_line(lambda l: tag.decode() in l, timeout=0.1)
                     return rss_kib(self.recv.proc.pid)
                 except AssertionError:
                     continue
