@@ -18,109 +18,12 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
-SOCKCHAT = os.environ.get("SOCKCHAT", "sockchat")
-SEED = os.environ.get("SOCKCHAT_SEED", os.path.join(os.path.dirname(__file__), "seed"))
-WAIT = 10.0  # seconds any single step may take before the test fails
-
-
-RUNNING = []  # every process started, so a failed test leaves none behind
-
-
-def kill_leftovers():
-    for proc in RUNNING:
-        if proc.p.poll() is None:
-            proc.p.kill()
-            proc.p.wait(WAIT)
-
-
-class Proc:
-    """A running process whose stdout and stderr are collected by threads (unless sent to a
-    file), so a test can wait for a line without ever blocking on a pipe."""
-
-    def __init__(self, args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, **kwargs):
-        self.args = args
-        self.p = subprocess.Popen(args, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
-                                  **kwargs)
-        RUNNING.append(self)
-        self.out = bytearray()
-        self.err = bytearray()
-        self.cond = threading.Condition()
-        self.threads = []
-        for stream, buf in ((self.p.stdout, self.out), (self.p.stderr, self.err)):
-            if stream is not None:
-                t = threading.Thread(target=self._drain, args=(stream, buf), daemon=True)
-                t.start()
-                self.threads.append(t)
-
-    def _drain(self, stream, buf):
-        while True:
-            chunk = stream.read1(65536)
-            with self.cond:
-                if not chunk:
-                    self.cond.notify_all()
-                    return
-                buf += chunk
-                self.cond.notify_all()
-
-    def wait_for(self, pattern, stream="err", timeout=WAIT):
-        """Waits until `pattern` (bytes regex) appears in stdout or stderr; returns the match."""
-        buf = self.err if stream == "err" else self.out
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                m = re.search(pattern, bytes(buf))
-                if m:
-                    return m
-                left = deadline - time.monotonic()
-                if left <= 0 or (self.p.poll() is not None and not self._draining()):
-                    raise AssertionError(
-                        "%r not seen in %s of %s\nstdout: %r\nstderr: %r"
-                        % (pattern, stream, self.args, bytes(self.out[-2000:]),
-                           bytes(self.err[-2000:])))
-                self.cond.wait(min(left, 0.1))
-
-    def _draining(self):
-        return any(t.is_alive() for t in self.threads)
-
-    def send(self, data):
-        self.p.stdin.write(data)
-        self.p.stdin.flush()
-
-    def close_stdin(self):
-        self.p.stdin.close()
-
-    def finish(self, timeout=WAIT):
-        """Waits for the exit; returns (status, stdout, stderr)."""
-        try:
-            status = self.p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise AssertionError("%s did not exit within %s s; stderr: %r"
-                                 % (self.args, timeout, bytes(self.err[-2000:])))
-        for t in self.threads:
-            t.join(timeout)
-        self._close_pipes()
-        return status, bytes(self.out), bytes(self.err)
-
-    def _close_pipes(self):
-        for stream in (self.p.stdin, self.p.stdout, self.p.stderr):
-            if stream is not None:
-                try:
-                    stream.close()
-                except OSError:  # a broken pipe while flushing what is left
-                    pass
-
-    def kill(self):
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait(WAIT)
-        for t in self.threads:
-            t.join(WAIT)
-        self._close_pipes()
+import harness
+from harness import (SEED, SOCKCHAT, WAIT, Proc, free_port, has_ipv6_loopback, listening_on,
+                     recv_until_eof)
 
 
 def serve(*options, **kwargs):
@@ -140,49 +43,6 @@ def serve_unix(path, *options, **kwargs):
 
 def connect(*args, **kwargs):
     return Proc([SOCKCHAT, "connect", *args], **kwargs)
-
-
-def have_ipv6_loopback():
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
-
-def listening_on(port, timeout=WAIT):
-    """Polls /proc/net/tcp{,6} until something listens on `port` (state 0A), without
-    connecting: tools like nc -l serve only the first connection."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-            try:
-                with open(table) as f:
-                    for line in f.readlines()[1:]:
-                        fields = line.split()
-                        if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A":
-                            return True
-            except OSError:
-                pass
-        time.sleep(0.01)  # polling a condition, with a deadline
-    return False
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def recv_until_eof(sock, timeout=WAIT):
-    sock.settimeout(timeout)
-    data = bytearray()
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return bytes(data)
-        data += chunk
 
 
 class OneToOne(unittest.TestCase):
@@ -373,8 +233,7 @@ class Unix(unittest.TestCase):
         self.assertFalse(os.path.exists(self.path))
 
     def test_an_empty_path_is_a_usage_error(self):
-        r = subprocess.run([SOCKCHAT, "serve-1to1", "--unix", ""], capture_output=True,
-                           timeout=WAIT)
+        r = harness.run("serve-1to1", "--unix", "", timeout=WAIT)
         self.assertEqual(r.returncode, 2)  # not a TCP server on port 8000
         self.assertEqual(r.stderr, b"sockchat: unix socket path is empty\n")
 
@@ -383,7 +242,7 @@ class Unix(unittest.TestCase):
         stale.bind(self.path)  # then closed without unlink: a crashed server's leftover
         stale.close()
         server = serve_unix(self.path)
-        server.p.send_signal(signal.SIGTERM)
+        server.proc.send_signal(signal.SIGTERM)
         self.assertEqual(server.finish()[0], 0)
         self.assertFalse(os.path.exists(self.path))
 
@@ -407,7 +266,7 @@ class Unix(unittest.TestCase):
             self.assertEqual(f.read(), "precious")
 
 
-@unittest.skipUnless(have_ipv6_loopback(), "no IPv6 loopback (::1) here")
+@unittest.skipUnless(has_ipv6_loopback(), "no IPv6 loopback (::1) here")
 class IPv6(unittest.TestCase):
     def test_chat_over_ipv6_loopback(self):
         server, port = serve("--host", "::1", stdin=subprocess.DEVNULL)
@@ -634,7 +493,7 @@ class Modes(unittest.TestCase):
             self.assertEqual(client.finish()[0], 0)
             server.wait_for(re.escape(word), "out")
         server.wait_for(rb"(?s)closed.*closed")
-        server.p.send_signal(signal.SIGTERM)
+        server.proc.send_signal(signal.SIGTERM)
         status, out, _ = server.finish()
         self.assertEqual((status, out), (0, b"first\nsecond\n"))
 
@@ -650,19 +509,19 @@ class Modes(unittest.TestCase):
         client.close_stdin()
         self.assertEqual(client.finish()[0], 0)
         server.wait_for(rb"next\n", "out")
-        server.p.send_signal(signal.SIGINT)
+        server.proc.send_signal(signal.SIGINT)
         self.assertEqual(server.finish()[0], 0)
 
     def test_sigint_and_sigterm_exit_0(self):
         for sig in (signal.SIGINT, signal.SIGTERM):
             server, port = serve()  # waiting in accept
-            server.p.send_signal(sig)
+            server.proc.send_signal(sig)
             self.assertEqual(server.finish()[0], 0)
             server, port = serve()
             client = connect("127.0.0.1", str(port))  # in the middle of a chat
             server.wait_for(rb"connected")
             client.wait_for(rb"connected")
-            client.p.send_signal(sig)
+            client.proc.send_signal(sig)
             self.assertEqual(client.finish()[0], 0)
             server.close_stdin()
             self.assertEqual(server.finish()[0], 0)
@@ -796,7 +655,7 @@ class Terminal(unittest.TestCase):
 
 
 def tearDownModule():
-    kill_leftovers()
+    harness.kill_leftovers()
 
 
 if __name__ == "__main__":

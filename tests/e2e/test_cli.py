@@ -5,17 +5,16 @@ Environment: SOCKCHAT (the binary).
 """
 import os
 import socket
-import subprocess
 import tempfile
 import unittest
 
-SOCKCHAT = os.environ.get("SOCKCHAT", "sockchat")
+import harness
+
 HINT = "Run with --help for more information."
 
 
 def run(*args, timeout=10):
-    p = subprocess.run([SOCKCHAT, *args], stdin=subprocess.DEVNULL, capture_output=True,
-                       timeout=timeout)
+    p = harness.run(*args, timeout=timeout)
     return p.returncode, p.stdout.decode(), p.stderr.decode()
 
 

@@ -11,14 +11,13 @@ import shutil
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
 import harness
-from harness import SEED, SOCKCHAT, Client
+from harness import SEED, Client
 
 TIMEOUT = 5.0  # seconds a step may take (harness.Client waits as long by default)
 
@@ -184,14 +183,13 @@ class GroupChatTests:
         self.assertEqual(c.text(), "! not allowed from ::1")
 
     def test_bad_cidr_is_a_usage_error(self):
-        r = subprocess.run([SOCKCHAT, "serve-group", "--port", "0", "--io", self.io,
-                            "--allow", "10.0.0.0/33"], capture_output=True, timeout=TIMEOUT)
+        r = harness.run("serve-group", "--port", "0", "--io", self.io, "--allow", "10.0.0.0/33",
+                        timeout=TIMEOUT)
         self.assertEqual(r.returncode, 2)
         self.assertIn(b"prefix length", r.stderr)
 
     def test_empty_unix_path_is_a_usage_error(self):
-        r = subprocess.run([SOCKCHAT, "serve-group", "--unix", "", "--io", self.io],
-                           capture_output=True, timeout=TIMEOUT)
+        r = harness.run("serve-group", "--unix", "", "--io", self.io, timeout=TIMEOUT)
         self.assertEqual(r.returncode, 2)  # not a TCP server on port 8000
         self.assertEqual(r.stderr, b"sockchat: unix socket path is empty\n")
 
@@ -430,28 +428,15 @@ class GroupChatTests:
         tutorial = self.spawn([sys.executable, "-u", os.path.join(SEED, "group_client.py"),
                                "127.0.0.1", str(server.port)])
         ours.until(lambda l: l.endswith(" joined"))
-        tutorial.stdin.write("大家好\n".encode())  # input() drops the newline: sent bare
-        tutorial.stdin.flush()
+        tutorial.send("大家好\n".encode())  # input() drops the newline: sent bare
         self.assertEqual(ours.text(), "<guest2> 大家好")
         ours.send("hello tutorial\n")
-        out = b""
-        end = time.monotonic() + TIMEOUT
-        while b"<guest1> hello tutorial" not in out and time.monotonic() < end:
-            out += os.read(tutorial.stdout.fileno(), 4096)
-        self.assertIn(b"<guest1> hello tutorial", out)
+        tutorial.wait_for(rb"<guest1> hello tutorial", "out")
 
     def spawn(self, cmd):
-        """A helper process with pipes, killed and reaped at cleanup."""
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL)
-
-        def reap():
-            proc.kill()
-            proc.wait()
-            proc.stdin.close()
-            proc.stdout.close()
-
-        self.addCleanup(reap)
+        """A helper program with pipes, killed and reaped at cleanup."""
+        proc = harness.Proc(cmd, timeout=TIMEOUT)
+        self.addCleanup(proc.kill)
         return proc
 
     def run_netcat(self, tool, args):
@@ -462,15 +447,10 @@ class GroupChatTests:
         ours = self.join(server, 1)[0]
         nc = self.spawn([path, *args, "127.0.0.1", str(server.port)])
         name = ours.until(lambda l: l.endswith(" joined"))[-1].split()[1]
-        nc.stdin.write(f"hi from {tool}\n".encode())
-        nc.stdin.flush()
+        nc.send(f"hi from {tool}\n".encode())
         self.assertEqual(ours.text(), f"<{name}> hi from {tool}")
         ours.send("hello netcat\n")
-        out = b""
-        end = time.monotonic() + TIMEOUT
-        while b"<guest1> hello netcat\n" not in out and time.monotonic() < end:
-            out += os.read(nc.stdout.fileno(), 4096)
-        self.assertIn(b"<guest1> hello netcat\n", out)
+        nc.wait_for(rb"<guest1> hello netcat\n", "out")
 
     def test_nc_as_a_client(self):
         self.run_netcat("nc", [])

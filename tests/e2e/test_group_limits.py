@@ -15,12 +15,11 @@ are full. Each test runs against --io epoll and --io threads. Nothing sleeps to 
 every wait polls a socket or a pipe with a deadline. Environment: SOCKCHAT (the binary).
 """
 import socket
-import subprocess
 import time
 import unittest
 
 import harness
-from harness import SOCKCHAT, Client
+from harness import Client
 
 TIMEOUT = 5.0          # seconds a step may take (harness.Client waits as long by default)
 TOTAL = 1024 * 1024    # --max-total-queue for these tests
@@ -172,10 +171,8 @@ class BadValues(unittest.TestCase):
     def test_bad_values_are_one_line_usage_errors(self):
         for value in ["0", "-1", "abc", "1M", "1.5", "", "nan", "1e30"]:
             with self.subTest(value=value):
-                r = subprocess.run([SOCKCHAT, "serve-group", "--port", "0",
-                                    "--max-total-queue", value],
-                                   capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                                   timeout=TIMEOUT)
+                r = harness.run("serve-group", "--port", "0", "--max-total-queue", value,
+                                text=True, timeout=TIMEOUT)
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertEqual(r.stdout, "")
                 lines = r.stderr.splitlines()
@@ -187,8 +184,7 @@ class BadValues(unittest.TestCase):
                     self.assertEqual(lines[1], "Run with --help for more information.")
 
     def test_help_shows_the_default(self):
-        r = subprocess.run([SOCKCHAT, "serve-group", "--help"], capture_output=True, text=True,
-                           stdin=subprocess.DEVNULL, timeout=TIMEOUT)
+        r = harness.run("serve-group", "--help", text=True, timeout=TIMEOUT)
         self.assertEqual(r.returncode, 0)
         line = next(l for l in r.stdout.splitlines() if "--max-total-queue" in l)
         self.assertIn("67108864", line)

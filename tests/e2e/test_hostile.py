@@ -11,7 +11,6 @@ import os
 import signal
 import socket
 import struct
-import subprocess
 import threading
 import time
 import unittest
@@ -238,8 +237,7 @@ class ProbeAgainstHostileServers(unittest.TestCase):
         t = threading.Thread(target=accept_and_reset)
         t.start()
         # Whether the RST arrives before or after probe reads SO_ERROR, the port is open.
-        r = subprocess.run([SOCKCHAT, "probe", "127.0.0.1", str(port)], capture_output=True,
-                           text=True, timeout=TIMEOUT * 2)
+        r = harness.run("probe", "127.0.0.1", port, text=True, timeout=TIMEOUT * 2)
         t.join()
         listener.close()
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
@@ -248,8 +246,7 @@ class ProbeAgainstHostileServers(unittest.TestCase):
 
 class BadCommandLines(unittest.TestCase):
     def run_sockchat(self, *args):
-        return subprocess.run([SOCKCHAT, *args], capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL, timeout=TIMEOUT)
+        return harness.run(*args, text=True, timeout=TIMEOUT)
 
     def assert_usage_error(self, *args):
         r = self.run_sockchat(*args)

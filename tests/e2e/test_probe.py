@@ -7,20 +7,19 @@ open set is exact even while other programs open and close ports on this machine
 Environment: SOCKCHAT (the binary).
 """
 import json
-import os
 import socket
-import subprocess
 import threading
 import time
 import unittest
 
-SOCKCHAT = os.environ.get("SOCKCHAT", "sockchat")
+import harness
+from harness import has_ipv6_loopback
+
 WAIT = 20.0  # seconds any sockchat run may take before the test fails
 
 
 def run(*args, timeout=WAIT):
-    return subprocess.run([SOCKCHAT, *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
+    return harness.run(*args, timeout=timeout, text=True)
 
 
 def events(stdout, kind=None):
@@ -56,15 +55,6 @@ def hold_block(n, open_offsets):
             held[off].listen(16)
         return base, held
     raise AssertionError("no free block of %d ports" % n)
-
-
-def has_ipv6_loopback():
-    try:
-        with socket.socket(socket.AF_INET6) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
 
 
 class ProbeTest(unittest.TestCase):

@@ -6,8 +6,6 @@ to wait for something it can poll for.
 """
 
 import json
-import os
-import select
 import signal
 import socket
 import struct
@@ -15,7 +13,9 @@ import subprocess
 import time
 import unittest
 
-SOCKCHAT = os.environ.get("SOCKCHAT", "sockchat")
+import harness
+from harness import has_ipv6_loopback
+
 DEADLINE = 10.0  # seconds any single step may take before the test fails
 
 
@@ -26,74 +26,11 @@ def seq_datagram(seq, payload=b"", sent_ns=None):
     return struct.pack("!4sIq", b"SCSQ", seq, sent_ns) + payload
 
 
-def has_ipv6_loopback():
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
-
-class Receiver:
-    """A running `sockchat udp-recv`, read line by line with deadlines."""
-
-    def __init__(self, *args, json_mode=True):
-        cmd = [SOCKCHAT] + (["--json"] if json_mode else []) + ["udp-recv", *args]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
-        self.json_mode = json_mode
-        self._buffers = {"stdout": b"", "stderr": b""}
-        first = self.line()
-        if json_mode:
-            event = json.loads(first)
-            assert event["event"] == "listening", first
-            self.port = event["port"]
-            self.listening = event
-        else:
-            assert first.startswith("listening on "), first
-            self.port = int(first.split()[2].rsplit(":", 1)[1])
-            self.listening = first
-
-    def line(self, timeout=DEADLINE, stream="stdout"):
-        """The next line of stdout (or stderr), waiting at most `timeout` seconds."""
-        end = time.monotonic() + timeout
-        pipe = getattr(self.proc, stream)
-        while b"\n" not in self._buffers[stream]:
-            left = end - time.monotonic()
-            if left <= 0:
-                raise AssertionError("no line on udp-recv's %s within %s s" % (stream, timeout))
-            ready, _, _ = select.select([pipe.fileno()], [], [], left)
-            if ready:
-                chunk = os.read(pipe.fileno(), 65536)
-                if not chunk:
-                    raise AssertionError("udp-recv closed %s: %r" % (stream,
-                                                                     self._buffers[stream]))
-                self._buffers[stream] += chunk
-        line, self._buffers[stream] = self._buffers[stream].split(b"\n", 1)
-        return line.decode("utf-8", "replace")
-
-    def wait_stderr(self, text):
-        """Reads stderr lines until one contains `text`; returns everything read."""
-        seen = []
-        while not seen or text not in seen[-1]:
-            seen.append(self.line(stream="stderr"))
-        return "\n".join(seen)
-
-    def event(self):
-        return json.loads(self.line())
-
-    def finish(self):
-        """Waits for exit; returns (exit status, the rest of stdout, stderr)."""
-        out, err = self.proc.communicate(timeout=DEADLINE)
-        rest = (self._buffers["stdout"] + out).decode("utf-8", "replace")
-        err = (self._buffers["stderr"] + err).decode("utf-8", "replace")
-        return self.proc.returncode, rest, err
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.communicate(timeout=DEADLINE)
+def receiver(*args, json_mode=True):
+    """A running `sockchat udp-recv ARGS...` on port 0, read line by line with deadlines;
+    finish() gives the output not read yet as text."""
+    return harness.Server("udp-recv", *args, json_events=json_mode, stdin=subprocess.DEVNULL,
+                          text=True, timeout=DEADLINE)
 
 
 def events_of(text):
@@ -101,14 +38,13 @@ def events_of(text):
 
 
 def sockchat(*args, stdin=b""):
-    return subprocess.run([SOCKCHAT, *args], input=stdin, capture_output=True,
-                          timeout=DEADLINE)
+    return harness.run(*args, input=stdin, timeout=DEADLINE)
 
 
 class UdpTestCase(unittest.TestCase):
     def receiver(self, *args, json_mode=True):
-        r = Receiver(*args, json_mode=json_mode)
-        self.addCleanup(r.stop)
+        r = receiver(*args, json_mode=json_mode)
+        self.addCleanup(r.kill)
         return r
 
     def udp_socket(self, family=socket.AF_INET, host="127.0.0.1"):
@@ -145,7 +81,7 @@ class TestReceive(UdpTestCase):
         r = self.receiver("--port", "0", "--count", "1", json_mode=False)
         s = self.udp_socket()
         s.sendto(b"hi\x1b[2J\xe4\xbd\xa0", ("127.0.0.1", r.port))
-        line = r.line()
+        line = r.next_line()
         self.assertEqual(line, "127.0.0.1:%d (9 bytes): hi^[[2J\u4f60" % s.getsockname()[1])
         code, rest, _ = r.finish()
         self.assertEqual(code, 0)
@@ -176,7 +112,7 @@ class TestReceive(UdpTestCase):
     def test_truncation_in_human_output(self):
         r = self.receiver("--port", "0", "--count", "1", "--bufsize", "4", json_mode=False)
         self.udp_socket().sendto(b"abcdefgh", ("127.0.0.1", r.port))
-        self.assertTrue(r.line().endswith("(8 bytes, truncated to 4): abcd"))
+        self.assertTrue(r.next_line().endswith("(8 bytes, truncated to 4): abcd"))
 
     def test_size_pads_each_datagram(self):
         r = self.receiver("--port", "0", "--count", "3")
@@ -209,7 +145,7 @@ class TestExits(UdpTestCase):
         for sig in (signal.SIGINT, signal.SIGTERM):
             for mode in ([], ["--nonblocking"], ["--timeout", "5"], ["--stats"]):
                 with self.subTest(signal=sig, mode=mode):
-                    r = Receiver("--port", "0", *mode)
+                    r = receiver("--port", "0", *mode)
                     try:
                         s = self.udp_socket()
                         s.sendto(b"x", ("127.0.0.1", r.port))
@@ -223,20 +159,20 @@ class TestExits(UdpTestCase):
                         summary = events_of(rest)[-1]
                         self.assertEqual((summary["reason"], summary["datagrams"]), ("signal", 1))
                     finally:
-                        r.stop()
+                        r.kill()
 
     def wait_for_queue_empty(self, r):
         # --stats prints nothing per datagram: wait until the kernel says the socket's
         # receive queue is empty (the datagram was read), polling /proc/net/udp.
         port_hex = ":%04X" % r.port
-        end = time.monotonic() + DEADLINE
-        while time.monotonic() < end:
+
+        def queue_empty():
             with open("/proc/net/udp") as f:
                 rows = [line.split() for line in f if port_hex in line.split()[1]]
-            if rows and rows[0][4].endswith(":00000000"):
-                return
-            time.sleep(0.01)
-        self.fail("udp-recv did not read its datagram")
+            return bool(rows) and rows[0][4].endswith(":00000000")
+
+        if not harness.eventually(queue_empty, DEADLINE, every=0.01):
+            self.fail("udp-recv did not read its datagram")
 
     def test_bad_input_exit_codes(self):
         cases = [
@@ -285,7 +221,7 @@ class TestExits(UdpTestCase):
     def test_nonblocking_trace_shows_eagain(self):
         r = self.receiver("--port", "0", "--count", "1", "--nonblocking", "--trace")
         # Nothing has been sent yet: the first recvfrom cannot wait, it says EAGAIN.
-        trace = r.wait_stderr("EAGAIN")
+        trace = r.wait_line(lambda l: "EAGAIN" in l, stream="err")
         self.assertRegex(trace, r"recvfrom\(\d+, 65536\) = -1 EAGAIN")
         self.udp_socket().sendto(b"late", ("127.0.0.1", r.port))
         self.assertEqual(r.event()["text"], "late")
@@ -396,7 +332,7 @@ class TestSequence(UdpTestCase):
         r = self.receiver("--port", "0", "--count", "1", json_mode=False)
         s = self.udp_socket()
         s.sendto(seq_datagram(7, b"hi", -(1 << 63)), ("127.0.0.1", r.port))
-        self.assertIn("seq=7 delay=? (bad timestamp)", r.line())
+        self.assertIn("seq=7 delay=? (bad timestamp)", r.next_line())
         code, rest, _ = r.finish()
         self.assertEqual(code, 0)
         self.assertIn("1 bad timestamp", rest)
