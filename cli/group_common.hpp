@@ -8,6 +8,7 @@
 // everything here is the same. Read: signal-safety(7), pipe(2), getrlimit(2).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -67,6 +68,21 @@ std::optional<std::string> refusal(const GroupOptions& options, const AccessList
 void refuse(Socket& client, const Address& peer, std::string_view why, Framing framing);
 // TCP_NODELAY: a chat line must not wait for Nagle's algorithm and the peer's delayed ACK.
 void set_nodelay(Socket& client);
+
+// --max-total-queue picks whom to drop from this list: the clients with output queued,
+// the most first (ties: the one that joined first). Both server models keep, per client,
+// `counted` (its bytes in the server-wide total) and `id`.
+template <typename ClientMap>
+auto largest_queues_first(const ClientMap& clients) {
+  std::vector<typename ClientMap::mapped_type::pointer> largest;
+  for (const auto& [id, c] : clients) {
+    if (c->counted > 0) largest.push_back(c.get());
+  }
+  std::sort(largest.begin(), largest.end(), [](const auto* a, const auto* b) {
+    return a->counted != b->counted ? a->counted > b->counted : a->id < b->id;
+  });
+  return largest;
+}
 
 // The console: room events as human lines or --json events.
 void show(const RoomEvent& event, std::string_view address = {});

@@ -350,13 +350,7 @@ void GroupServer::drop_slow_clients() {
 // together. The ones with the most queued are the ones not reading: drop them first, until
 // the total is back under the bound. Sorting is O(N log N), but only when over the bound.
 void GroupServer::drop_largest_queues() {
-  std::vector<Client*> largest;
-  for (auto& [id, c] : clients_) {
-    if (c->counted > 0) largest.push_back(c.get());
-  }
-  std::sort(largest.begin(), largest.end(), [](const Client* a, const Client* b) {
-    return a->counted != b->counted ? a->counted > b->counted : a->id < b->id;
-  });
+  const std::vector<Client*> largest = largest_queues_first(clients_);
   // Each drop queues one notice to everyone left: the same bytes for all, so the order holds.
   for (Client* c : largest) {
     if (queued_ <= options_.max_total_queue) break;
