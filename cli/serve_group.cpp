@@ -10,7 +10,9 @@
 // --max-line, --max-queue, --max-total-queue, --idle-timeout, --allow, --deny) are
 // explained to the client before it is closed. Read: socket(7), tcp(7), epoll(7), pthreads(7).
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <optional>
 
 #include <fmt/format.h>
@@ -21,6 +23,7 @@
 #include "cli/group_server.hpp"
 #include "cli/group_threads.hpp"
 #include "core/error.hpp"
+#include "core/size.hpp"
 #include "core/trace.hpp"
 
 namespace sockchat::cli {
@@ -41,6 +44,25 @@ CLI::Validator positive(const std::string& what) {
       what + " > 0");
 }
 
+// A size in bytes from 1 to `max`, or with a unit as iperf3 and dd take them ("65536",
+// "64K", "1M"; core/size.hpp): CLI11 then stores the plain number.
+CLI::Validator size_in_bytes(std::uint64_t max = std::numeric_limits<std::uint64_t>::max()) {
+  return CLI::Validator(
+      [max](std::string& text) -> std::string {
+        const auto bytes = parse_size(text);
+        if (!bytes || *bytes == 0 || *bytes > max) {
+          const std::string range = max == std::numeric_limits<std::uint64_t>::max()
+                                        ? "> 0"
+                                        : fmt::format("from 1 to {}", max);
+          return fmt::format("expected a size in bytes {} (such as 65536, 64K or 1M), got '{}'",
+                             range, text);
+        }
+        text = std::to_string(*bytes);
+        return {};
+      },
+      "");
+}
+
 void add_options(CLI::App& sub, GroupOptions& o) {
   sub.add_option("--host", o.host, "address to listen on (0.0.0.0 or :: for every interface)")
       ->capture_default_str();
@@ -59,15 +81,18 @@ void add_options(CLI::App& sub, GroupOptions& o) {
       ->check(positive("a number of clients"));
   sub.add_option("--max-line", o.max_line, "longest line a client may send, in bytes")
       ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1}, std::size_t{16} << 20));
+      ->type_name("BYTES")
+      ->transform(size_in_bytes(std::uint64_t{16} << 20));
   sub.add_option("--max-queue", o.max_queue,
                  "output bytes a client may fall behind before it is dropped")
       ->capture_default_str()
-      ->check(positive("a number of bytes"));
+      ->type_name("BYTES")
+      ->transform(size_in_bytes());
   sub.add_option("--max-total-queue", o.max_total_queue,
                  "output bytes all clients together may fall behind (the most behind go first)")
       ->capture_default_str()
-      ->check(positive("a number of bytes"));
+      ->type_name("BYTES")
+      ->transform(size_in_bytes());
   sub.add_option("--idle-timeout", o.idle_timeout,
                  "disconnect a client silent for S seconds (default: never)")
       ->check(positive("a number of seconds"));

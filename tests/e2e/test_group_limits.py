@@ -166,10 +166,10 @@ class TotalQueueThreads(TotalQueueTests, unittest.TestCase):
 
 
 class BadValues(unittest.TestCase):
-    """--max-total-queue takes what --max-queue takes: a whole number of bytes > 0."""
+    """The byte limits take a whole number of bytes > 0, or one with a unit (64K, 1M)."""
 
     def test_bad_values_are_one_line_usage_errors(self):
-        for value in ["0", "-1", "abc", "1M", "1.5", "", "nan", "1e30"]:
+        for value in ["0", "-1", "abc", "1X", "1.5M", "1.5", "", "nan", "1e30", "99999999999T"]:
             with self.subTest(value=value):
                 r = harness.run("serve-group", "--port", "0", "--max-total-queue", value,
                                 text=True, timeout=TIMEOUT)
@@ -182,6 +182,20 @@ class BadValues(unittest.TestCase):
                 self.assertLess(len(lines[0]), 120)
                 if len(lines) == 2:
                     self.assertEqual(lines[1], "Run with --help for more information.")
+
+    def test_sizes_with_units_are_taken(self):
+        server = harness.Server("serve-group", "--port", "0", "--max-line", "16M",
+                                "--max-queue", "64K", "--max-total-queue", "1MiB",
+                                timeout=TIMEOUT)
+        self.assertGreater(server.port, 0)
+        server.stop()
+
+    def test_max_line_above_16m_is_refused_with_the_range(self):
+        r = harness.run("serve-group", "--port", "0", "--max-line", "17M", text=True,
+                        timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--max-line: expected a size in bytes from 1 to 16777216", r.stderr)
+        self.assertIn("got '17M'", r.stderr)
 
     def test_help_shows_the_default(self):
         r = harness.run("serve-group", "--help", text=True, timeout=TIMEOUT)
