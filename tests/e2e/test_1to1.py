@@ -157,6 +157,16 @@ class Bulk(unittest.TestCase):
         self.assertEqual(status, 0)
         self.assertIn(b"(0 bytes sent, %d received)" % self.SIZE, err)
 
+    @unittest.skipUnless(os.path.exists("/dev/full"), "no /dev/full here")
+    def test_a_full_stdout_is_a_one_line_error(self):
+        with open(self.a, "rb") as ci, open("/dev/full", "wb") as so:
+            server, port = serve(stdin=subprocess.DEVNULL, stdout=so)
+            client = connect("127.0.0.1", str(port), stdin=ci)
+            client.finish(60)
+            status, _, err = server.finish(60)
+        self.assertEqual(status, 1)
+        self.assertIn(b"stdout: ENOSPC (No space left on device)", err)
+
     def test_both_ways_at_once_does_not_deadlock(self):
         # Each side sends while the other sends: a chat that blocked in send() until all
         # was taken would wait forever for a peer that is itself blocked sending.

@@ -917,6 +917,8 @@ TEST_CASE("errno names and the one checker", "[socket]") {
   CHECK(errno_name(ECONNREFUSED) == "ECONNREFUSED");
   CHECK(errno_name(EWOULDBLOCK) == "EAGAIN");  // the same number on Linux
   CHECK(errno_name(99999) == "E99999");
+  CHECK(errno_name(ENOSPC) == "ENOSPC");  // stdout on a full disk, not only socket errors
+  CHECK(errno_name(EXDEV) == "EXDEV");    // not in the table: glibc's strerrorname_np
   CHECK(errno_text(EPIPE) == "EPIPE (Broken pipe)");
   CHECK(check(5, "read") == 5);
   errno = EBADF;
