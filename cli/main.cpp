@@ -1,4 +1,8 @@
 // main.cpp — wires the subcommands together; each lives in its own file.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 
@@ -20,6 +24,16 @@ std::string explain(CLI::App& app, const CLI::ParseError& e, int argc, char** ar
   return fmt::format("unknown command '{}' (commands: {})", argv[1], names);
 }
 
+// `sockchat serve-1to1 >&-` starts with descriptor 1 closed, and the first socket() would
+// then get 1: our "stdout" would be the listening socket. Give every closed standard
+// descriptor /dev/null instead (open(2) takes the lowest free number), as ssh and the BSD
+// tools do, so that stdin reads end-of-file and stdout swallows what is written.
+void open_missing_standard_descriptors() {
+  for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; ++fd) {
+    if (::fcntl(fd, F_GETFD) == -1 && errno == EBADF) ::open("/dev/null", O_RDWR);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -27,6 +41,7 @@ int main(int argc, char** argv) {
   // A peer that closes while we write must be an EPIPE error, not a silent death. Sockets
   // use MSG_NOSIGNAL already; this covers writes to stdout into a closed pipe too.
   std::signal(SIGPIPE, SIG_IGN);
+  open_missing_standard_descriptors();
 
   CLI::App app{"sockchat — TCP and UDP sockets, made visible: chat, netcat, probe, teach."};
   app.set_version_flag("--version", std::string("sockchat ") + SOCKCHAT_VERSION);

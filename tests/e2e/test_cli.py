@@ -5,6 +5,7 @@ Environment: SOCKCHAT (the binary).
 """
 import os
 import socket
+import subprocess
 import tempfile
 import unittest
 
@@ -172,6 +173,19 @@ class Listening(unittest.TestCase):
         self.assertEqual(status, 1)
         self.assertRegex(err, r"^listening on 127\.0\.0\.1:\d+\n")
         self.assertNotIn("WARNING", err)
+
+
+class ClosedStandardDescriptors(unittest.TestCase):
+    """Started with stdin and stdout closed (`<&- >&-`), sockets must not take 0 and 1."""
+
+    def test_the_first_socket_is_descriptor_3(self):
+        port = harness.free_port()  # nobody listens: connect is refused at once
+        p = subprocess.run(["bash", "-c", 'exec "$0" --trace connect 127.0.0.1 "$1" <&- >&-',
+                            harness.SOCKCHAT, str(port)],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("socket(AF_INET, SOCK_STREAM, 0) = 3 ", p.stderr)
+        self.assertIn("ECONNREFUSED", p.stderr)
 
 
 if __name__ == "__main__":
