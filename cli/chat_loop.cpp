@@ -320,6 +320,8 @@ Session::Session(Socket& conn, const Address& peer, const ChatOptions& options,
       stdin_buffer_(bytes_in_ ? kChunk : 4096) {
   if (keys_) terminal_.emplace();
   if (raw_out_) splice_ = SpliceOut::for_stdout();
+  if (raw_out_ && !splice_) widen_pipe(STDOUT_FILENO);
+  if (bytes_in_) widen_pipe(STDIN_FILENO);
 }
 
 ChatResult Session::run() {

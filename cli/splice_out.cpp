@@ -25,6 +25,13 @@ bool stdout_takes_splice() {
 
 }  // namespace
 
+void widen_pipe(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+    ::fcntl(fd, F_SETPIPE_SZ, kPipeSize);  // a failure leaves it as it was
+  }
+}
+
 std::optional<SpliceOut> SpliceOut::for_stdout() {
   if (!stdout_takes_splice()) return std::nullopt;
   int fds[2];

@@ -1,4 +1,5 @@
-// splice_out.hpp — received bytes to stdout without copying them through our memory.
+// splice_out.hpp — received bytes to stdout without copying them through our memory,
+// and pipes on stdin and stdout made wide enough for bulk transfers.
 //
 // recv(2) copies what the kernel received into our buffer, and write(2) copies it out
 // again. When stdout is a file or a device such as /dev/null, splice(2) can hand the
@@ -15,6 +16,12 @@
 #include "core/socket.hpp"
 
 namespace sockchat::cli {
+
+// When `fd` is a pipe (`sockchat serve-1to1 | tar x`, `tar c . | sockchat connect ...`),
+// asks the kernel to let it hold 1 MiB instead of 64 KiB, so that each 1 MiB we write or
+// read is not cut into sixteen waits for the program at the other end. Nothing changes if
+// `fd` is no pipe or the kernel says no (fcntl(2) F_SETPIPE_SZ, pipe(7)).
+void widen_pipe(int fd);
 
 class SpliceOut {
  public:

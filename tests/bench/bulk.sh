@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bulk TCP on loopback: a large file of zeros sent connect → serve-1to1 (→ /dev/null), next
 # to nc (netcat-openbsd) and socat doing the same, and iperf3 (memory to memory) as the
-# ceiling. The tools take turns within each repetition, so a noisy neighbour hurts them
+# ceiling; the *_pipe rows receive into `| cat > /dev/null` instead. The tools take turns within each repetition, so a noisy neighbour hurts them
 # alike; the table shows medians in GiB/s and the ratios the goals are stated in.
 #
 #   tests/bench/bulk.sh [BUILD_DIR]        (default: build)
@@ -68,6 +68,23 @@ run_sockchat() {
   gibps "$start" "$end"
 }
 
+# The same, with the receiver's stdout a pipe (`| cat > /dev/null`): sockchat recv()s and
+# write()s there, the path the lessons trace, so this row shows what splicing into a file
+# or /dev/null saves. CPU is sockchat's alone (cat's is not counted).
+run_sockchat_pipe() {
+  (cpu "$work/cpu.server" "$sockchat" serve-1to1 --port 0 </dev/null 2>"$work/serve.err" |
+    cat >/dev/null) &
+  local server=$!
+  pids+=("$server")
+  local port
+  port=$(util wait-line "$work/serve.err" 'listening on 127\.0\.0\.1:(\d+)')
+  local start end
+  start=$(now)
+  cpu "$work/cpu.client" "$sockchat" connect 127.0.0.1 "$port" <"$data" 2>/dev/null
+  wait "$server"
+  end=$(now)
+  gibps "$start" "$end"
+}
 run_nc() {
   local port
   port=$(free_port)
@@ -83,6 +100,21 @@ run_nc() {
   gibps "$start" "$end"
 }
 
+# nc with its stdout a pipe too, for the sockchat_pipe row.
+run_nc_pipe() {
+  local port
+  port=$(free_port)
+  (cpu "$work/cpu.server" "$nc_bin" -l 127.0.0.1 "$port" </dev/null | cat >/dev/null) &
+  local server=$!
+  pids+=("$server")
+  wait_listening "$port"
+  local start end
+  start=$(now)
+  cpu "$work/cpu.client" "$nc_bin" -N 127.0.0.1 "$port" <"$data"
+  wait "$server"
+  end=$(now)
+  gibps "$start" "$end"
+}
 run_socat() {
   local port
   port=$(free_port)
@@ -127,7 +159,7 @@ run_iperf3_file() {
 print('%.3f' % (r['bytes'] / 2**30 / r['seconds']))" "$work/iperf3.json"
 }
 
-tools=(sockchat nc socat iperf3 iperf3_file)
+tools=(sockchat nc sockchat_pipe nc_pipe socat iperf3 iperf3_file)
 echo "Bulk TCP on loopback: $((bytes >> 20)) MiB per transfer, $reps repetitions," \
   "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for rep in $(seq "$reps"); do
