@@ -54,8 +54,21 @@ wait_listening() { util wait-listen "$1"; }
 gibps() { python3 -c "import sys; print('%.3f' % ($bytes / 2**30 / (float(sys.argv[2]) - float(sys.argv[1]))))" "$1" "$2"; }
 
 # Each run_X prints the GiB/s of one transfer of the file.
-run_sockchat() {
-  cpu "$work/cpu.server" "$sockchat" serve-1to1 --port 0 </dev/null >/dev/null 2>"$work/serve.err" &
+# The receivers write to /dev/null, or (SINK=pipe, the *_pipe rows) into `| cat > /dev/null`:
+# there sockchat recv()s and write()s, the path the lessons trace, so those rows show what
+# splicing into a file or /dev/null saves. CPU is the tool's alone (cat's is not counted).
+into_sink() {
+  if [ "$1" = pipe ]; then
+    shift
+    "$@" | cat >/dev/null
+  else
+    shift
+    "$@" >/dev/null
+  fi
+}
+sockchat_into() {
+  into_sink "$1" cpu "$work/cpu.server" "$sockchat" serve-1to1 --port 0 </dev/null \
+    2>"$work/serve.err" &
   local server=$!
   pids+=("$server")
   local port
@@ -67,28 +80,10 @@ run_sockchat() {
   end=$(now)
   gibps "$start" "$end"
 }
-
-# The same, with the receiver's stdout a pipe (`| cat > /dev/null`): sockchat recv()s and
-# write()s there, the path the lessons trace, so this row shows what splicing into a file
-# or /dev/null saves. CPU is sockchat's alone (cat's is not counted).
-run_sockchat_pipe() {
-  (cpu "$work/cpu.server" "$sockchat" serve-1to1 --port 0 </dev/null 2>"$work/serve.err" |
-    cat >/dev/null) &
-  local server=$!
-  pids+=("$server")
-  local port
-  port=$(util wait-line "$work/serve.err" 'listening on 127\.0\.0\.1:(\d+)')
-  local start end
-  start=$(now)
-  cpu "$work/cpu.client" "$sockchat" connect 127.0.0.1 "$port" <"$data" 2>/dev/null
-  wait "$server"
-  end=$(now)
-  gibps "$start" "$end"
-}
-run_nc() {
+nc_into() {
   local port
   port=$(free_port)
-  cpu "$work/cpu.server" "$nc_bin" -l 127.0.0.1 "$port" </dev/null >/dev/null &
+  into_sink "$1" cpu "$work/cpu.server" "$nc_bin" -l 127.0.0.1 "$port" </dev/null &
   local server=$!
   pids+=("$server")
   wait_listening "$port"
@@ -99,22 +94,10 @@ run_nc() {
   end=$(now)
   gibps "$start" "$end"
 }
-
-# nc with its stdout a pipe too, for the sockchat_pipe row.
-run_nc_pipe() {
-  local port
-  port=$(free_port)
-  (cpu "$work/cpu.server" "$nc_bin" -l 127.0.0.1 "$port" </dev/null | cat >/dev/null) &
-  local server=$!
-  pids+=("$server")
-  wait_listening "$port"
-  local start end
-  start=$(now)
-  cpu "$work/cpu.client" "$nc_bin" -N 127.0.0.1 "$port" <"$data"
-  wait "$server"
-  end=$(now)
-  gibps "$start" "$end"
-}
+run_sockchat() { sockchat_into null; }
+run_sockchat_pipe() { sockchat_into pipe; }
+run_nc() { nc_into null; }
+run_nc_pipe() { nc_into pipe; }
 run_socat() {
   local port
   port=$(free_port)
