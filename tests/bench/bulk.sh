@@ -113,34 +113,23 @@ run_socat() {
   gibps "$start" "$end"
 }
 
-# iperf3 sends from memory and reports what the receiver got: the loopback's ceiling.
-run_iperf3() {
+# iperf3 reports what its receiver got (its own figure, without process start-up). Plain
+# iperf3 sends from memory, one 128 KiB buffer that stays in the CPU cache: the loopback's
+# ceiling. iperf3 -F reads the same file: the ceiling for a tool that must read its data.
+iperf3_with() {
   local port
   port=$(free_port)
   cpu "$work/cpu.server" iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
   local server=$!
   pids+=("$server")
   wait_listening "$port"
-  cpu "$work/cpu.client" iperf3 -c 127.0.0.1 -p "$port" -n "$bytes" -J >"$work/iperf3.json"
+  cpu "$work/cpu.client" iperf3 -c 127.0.0.1 -p "$port" "$@" -n "$bytes" -J >"$work/iperf3.json"
   wait "$server"
   python3 -c "import json, sys; r = json.load(open(sys.argv[1]))['end']['sum_received'];
 print('%.3f' % (r['bytes'] / 2**30 / r['seconds']))" "$work/iperf3.json"
 }
-
-# iperf3 -F reads the same file: the ceiling for a tool that must read its data, since plain
-# iperf3 re-sends one 128 KiB buffer that stays in the CPU cache.
-run_iperf3_file() {
-  local port
-  port=$(free_port)
-  cpu "$work/cpu.server" iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
-  local server=$!
-  pids+=("$server")
-  wait_listening "$port"
-  cpu "$work/cpu.client" iperf3 -c 127.0.0.1 -p "$port" -F "$data" -n "$bytes" -J >"$work/iperf3.json"
-  wait "$server"
-  python3 -c "import json, sys; r = json.load(open(sys.argv[1]))['end']['sum_received'];
-print('%.3f' % (r['bytes'] / 2**30 / r['seconds']))" "$work/iperf3.json"
-}
+run_iperf3() { iperf3_with; }
+run_iperf3_file() { iperf3_with -F "$data"; }
 
 tools=(sockchat nc sockchat_pipe nc_pipe socat iperf3 iperf3_file)
 echo "Bulk TCP on loopback: $((bytes >> 20)) MiB per transfer, $reps repetitions," \

@@ -60,6 +60,23 @@ inline Connected connected_pair(const Address& where = loopback4()) {
   return c;
 }
 
+// A connected pair with 4 KiB buffers at both ends, so that send() takes less than it is
+// given and sendall() must loop. (With a send buffer below one loopback segment, 64 KiB,
+// and a big receive window, Linux waits for delayed ACKs, ~40 ms each. The receive buffer
+// is set before listen: the window scale is agreed in the handshake.)
+inline Connected small_buffer_pair() {
+  Socket listener(AF_INET, SOCK_STREAM);
+  listener.setsockopt(SOL_SOCKET, SO_RCVBUF, 4096);
+  listener.bind(loopback4());
+  listener.listen(1);
+  Address bound = listener.getsockname();
+  Socket client(AF_INET, SOCK_STREAM);
+  client.setsockopt(SOL_SOCKET, SO_SNDBUF, 4096);
+  client.connect(bound);
+  Socket server = listener.accept().first;
+  return {{std::move(listener), std::move(bound)}, std::move(client), std::move(server)};
+}
+
 // An address where nobody listens: a socket bound but not listening holds the port, so no
 // other test can take it while `holder` lives, and a SYN to it gets RST (ECONNREFUSED).
 struct ClosedPort {

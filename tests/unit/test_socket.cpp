@@ -469,17 +469,9 @@ TEST_CASE("sending to a peer that closed ends in EPIPE or ECONNRESET, never SIGP
 }
 
 TEST_CASE("sendall delivers several MiB through a small send buffer", "[sendall][setsockopt]") {
-  // Small buffers at both ends. (With a send buffer below one loopback segment, 64 KiB, and
-  // a big receive window, Linux waits for delayed ACKs, ~40 ms each, and this takes seconds.
-  // The receive buffer is set before listen: the window scale is agreed in the handshake.)
-  Socket listener(AF_INET, SOCK_STREAM);
-  listener.setsockopt(SOL_SOCKET, SO_RCVBUF, 4096);
-  listener.bind(loopback4());
-  listener.listen(1);
-  Socket client(AF_INET, SOCK_STREAM);
-  client.setsockopt(SOL_SOCKET, SO_SNDBUF, 4096);
-  client.connect(listener.getsockname());
-  Socket server = listener.accept().first;
+  Connected c = small_buffer_pair();
+  Socket& client = c.client;
+  Socket& server = c.server;
   std::string data(6 * 1024 * 1024, '\0');
   for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 % 251);
   // A timeout makes the descriptor nonblocking, so send() takes what fits and sendall loops.

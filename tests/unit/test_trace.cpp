@@ -287,14 +287,9 @@ TEST_CASE("trace: a nonblocking connect is EINPROGRESS; a timed one can time out
 }
 
 TEST_CASE("trace: sendall is a visible loop of send calls", "[trace][sendall][send]") {
-  Socket listener(AF_INET, SOCK_STREAM);
-  listener.setsockopt(SOL_SOCKET, SO_RCVBUF, 4096);
-  listener.bind(loopback4());
-  listener.listen(1);
-  Socket client(AF_INET, SOCK_STREAM);
-  client.setsockopt(SOL_SOCKET, SO_SNDBUF, 4096);
-  client.connect(listener.getsockname());
-  Socket server = listener.accept().first;
+  Connected c = small_buffer_pair();
+  Socket& client = c.client;
+  Socket& server = c.server;
   client.settimeout(Seconds(10));  // nonblocking inside: send() takes what fits
   const std::string data(1024 * 1024, 'x');
   std::size_t received = 0;
