@@ -6,13 +6,19 @@
 #                          (select's FD_SETSIZE), which the table records as "fails";
 #   python tutorial        the "before" picture, tests/e2e/seed/group_server.py, at N=10
 #                          only: it resends its whole growing history on every message.
+#   floor, floor-uring     a yardstick, not a chat server: tests/bench/fanout_floor, a bare
+#                          relay with one send() per delivery (floor-uring: all of them in
+#                          one io_uring_enter), paced only. Its CPU per delivery is what the
+#                          kernel alone costs here; serve-group's excess over it is its own.
 # For each N, each server is started fresh on a free loopback port, and chat_loadgen runs
 # paced then burst (--mode both) on the same N clients, REPS times; the table shows medians.
 # A full run also writes the table into docs/benchmarks.md and the chart docs/bench-group.png.
 #
 # Usage: tests/bench/group.sh [BUILD_DIR] [--quick] [--reps N] [--sizes "10 100 1000 10000"]
-#                             [--io "epoll poll select threads"] [--no-docs] [--nice N]
+#                             [--io "epoll poll select threads"] [--no-docs] [--no-floor]
+#                             [--nice N]
 #   --quick   N = 10, 100, 1000, one repetition, epoll only; writes no docs (~2 minutes).
+#   --no-floor  leave out the floor and floor-uring rows.
 #   --nice N  run the servers and the load generator under `nice -n N` (root for N < 0):
 #             on a machine busy with other work, shows what is the server's and what the
 #             scheduler's. Not used for the published table.
@@ -26,6 +32,7 @@ reps=3
 sizes="10 100 1000 10000"
 ios="epoll poll select threads"
 docs=1
+floor=1
 nice=0
 opts=""  # the options, for the reproducing command written into the docs
 while [ $# -gt 0 ]; do
@@ -35,6 +42,7 @@ while [ $# -gt 0 ]; do
     --sizes) sizes="$2"; opts="$opts $1 \"$2\""; shift 2; continue ;;
     --io) ios="$2"; opts="$opts $1 \"$2\""; shift 2; continue ;;
     --no-docs) docs=0 ;;
+    --no-floor) floor=0 ;;
     --nice) nice="$2"; opts="$opts $1"; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     -*) echo "group.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -60,8 +68,10 @@ install_missing() {
   $sudo apt-get update -qq &&
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
 }
-install_missing ncat python3 gnuplot-nox iproute2
-cmake --build "$build" --target chat_loadgen -j 2 >/dev/null
+install_missing ncat python3 gnuplot-nox iproute2 liburing-dev
+# (reconfigure: a build directory made before liburing-dev was installed has not looked)
+cmake "$build" >/dev/null
+cmake --build "$build" --target chat_loadgen fanout_floor -j 2 >/dev/null
 if [ -n "$ios" ]; then
   cmake --build "$build" --target sockchat -j 2 >/dev/null ||
     { echo "group.sh: cannot build sockchat in $build" >&2; exit 1; }
@@ -116,6 +126,8 @@ start_server() {  # SERVER PORT: sets server_pid
     sockchat-*) exec nice -n "$nice" "$sockchat" serve-group --host 127.0.0.1 --port "$2" --io "${1#sockchat-}" ;;
     ncat) exec nice -n "$nice" ncat --chat --max-conns 20000 -l 127.0.0.1 "$2" ;;
     python) exec nice -n "$nice" python3 "$root/tests/e2e/seed/group_server.py" 127.0.0.1 "$2" ;;
+    floor) exec nice -n "$nice" "$build/tests/bench/fanout_floor" "$2" ;;
+    floor-uring) exec nice -n "$nice" "$build/tests/bench/fanout_floor" "$2" --uring ;;
   esac <&3 >/dev/null 2>"$work/server.err" &
   server_pid=$!  # exec: this is the server itself, whose /proc the load generator reads
 }
@@ -146,14 +158,16 @@ window() {
 # One repetition: a fresh server, the load generator, the server stopped. A failed setup
 # is recorded as {"failed": true} with the load generator's one-line reason.
 run_one() {  # SERVER N REP
-  local server="$1" n="$2" rep="$3" port greeting=()
+  local server="$1" n="$2" rep="$3" port greeting=() mode=both
   read -r paced_s burst_s burst_m <<<"$(workload "$n")"
   [ "$server" = python ] && greeting=(--no-greeting)
+  # The floor has no framing: a burst's partial reads would interleave. Paced only.
+  case "$server" in floor*) greeting=(--no-greeting); mode=paced ;; esac
   port="$(free_port)"
   start_server "$server" "$port"
   local out="$work/run.out" err="$work/run.err" status=0
   if wait_listening "$port"; then
-    timeout $((90 + n / 30)) nice -n "$nice" "$loadgen" 127.0.0.1 "$port" -n "$n" --mode both \
+    timeout $((90 + n / 30)) nice -n "$nice" "$loadgen" 127.0.0.1 "$port" -n "$n" --mode "$mode" \
       -s "$paced_s" -m 20 -r 10 --burst-senders "$burst_s" --burst-lines "$burst_m" \
       --window "$(window "$server")" --deadline $((60 + n / 40)) --quiet $((3 + n / 1000)) \
       --server-pid "$server_pid" --label "$server" --json \
@@ -180,6 +194,7 @@ servers_for() {
   done
   echo ncat
   [ "$n" -le 10 ] && echo python
+  [ "$floor" = 1 ] && printf 'floor\nfloor-uring\n'
   return 0
 }
 
