@@ -171,9 +171,10 @@ class LoadGen {
   std::string nonce_;
   Nanos begin_ = now_ns(), deadline_, setup_end_ = 0, start_ = 0, end_ = 0, last_send_ = 0;
   std::optional<ProcSample> before_, after_;
-  double own_cpu_s_ = 0;  // ours, during the measurement: near 1 s/s means WE were the limit
-  double loadavg_ = 0;    // the machine's, when the measurement began
-  KernelLoss loss_;       // packets the kernel dropped and TCP resent, during it
+  double ksoftirqd_s_ = 0;  // the kernel's softirq threads, during the measurement
+  double own_cpu_s_ = 0;    // ours, during the measurement: near 1 s/s means WE were the limit
+  double loadavg_ = 0;      // the machine's, when the measurement began
+  KernelLoss loss_;         // packets the kernel dropped and TCP resent, during it
   bool timed_out_ = false;
 };
 
@@ -264,6 +265,7 @@ void LoadGen::measure(const std::string& mode) {
   loadavg_ = load_average();
   const double own_cpu_before = own_cpu_seconds();
   const KernelLoss loss_before = sample_kernel_loss();
+  const double ksoftirqd_before = ksoftirqd_cpu_seconds();
   const int total = senders() * lines_;
   const bool paced = mode == "paced";
   // Paced: the k-th line overall is due at start + k / (S * R): each sender sends every
@@ -295,6 +297,7 @@ void LoadGen::measure(const std::string& mode) {
   loss_ = sample_kernel_loss();
   loss_.backlog_drops -= loss_before.backlog_drops;
   loss_.retransmits -= loss_before.retransmits;
+  ksoftirqd_s_ = ksoftirqd_cpu_seconds() - ksoftirqd_before;
   if (o_.server_pid > 0) after_ = sample_process(o_.server_pid);
 }
 
@@ -454,12 +457,17 @@ void LoadGen::report() const {
   if (before_ && after_) {
     const double cpu = after_->cpu_s - before_->cpu_s;
     const double us = s.delivered > 0 ? cpu * 1e6 / static_cast<double>(s.delivered) : 0;
+    const double softirq_us =
+        s.delivered > 0 ? ksoftirqd_s_ * 1e6 / static_cast<double>(s.delivered) : 0;
     j["server_cpu_s"] = cpu;
     j["cpu_us_per_delivery"] = us;
+    j["ksoftirqd_s"] = ksoftirqd_s_;
+    j["ksoftirqd_us_per_delivery"] = softirq_us;
     j["rss_mib"] = after_->rss_mib;
     j["hwm_mib"] = after_->hwm_mib;
-    server = fmt::format("; server cpu {:.2f} s = {:.2f} us/delivery, rss {:.1f} MiB", cpu, us,
-                         after_->rss_mib);
+    server = fmt::format(
+        "; server cpu {:.2f} s = {:.2f} us/delivery (+ ksoftirqd {:.2f}), rss {:.1f} MiB", cpu, us,
+        softirq_us, after_->rss_mib);
   }
   if (o_.json) {
     std::puts(j.dump().c_str());

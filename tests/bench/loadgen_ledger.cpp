@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -143,6 +144,20 @@ std::optional<ProcSample> sample_process(pid_t pid) {
   s.rss_mib = static_cast<double>(*rss) / 1024.0;
   s.hwm_mib = static_cast<double>(*hwm) / 1024.0;
   return s;
+}
+
+double ksoftirqd_cpu_seconds() {
+  long long ticks = 0;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;  // not a PID
+    const auto comm = slurp(entry.path().string() + "/comm");
+    if (!comm || comm->rfind("ksoftirqd/", 0) != 0) continue;
+    if (const auto stat = slurp(entry.path().string() + "/stat"))
+      ticks += parse_stat_ticks(*stat).value_or(0);
+  }
+  return static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 long long parse_softnet_drops(std::string_view softnet_stat) {

@@ -90,6 +90,13 @@ std::optional<long long> parse_status_kib(std::string_view status, std::string_v
 // Reads both files; nullopt when the process is gone.
 std::optional<ProcSample> sample_process(pid_t pid);
 
+// CPU time (s) of the kernel's softirq threads, ksoftirqd/N, all CPUs. Loopback runs the
+// receiver's TCP work inside the sender's system call, so it is charged to the server;
+// but when softirqs pile up (a batch of sends in one io_uring_enter does that) the kernel
+// hands them to ksoftirqd, whose time no process is charged for. Reported beside the
+// server's CPU so that work moved there is not mistaken for work saved.
+double ksoftirqd_cpu_seconds();
+
 // The kernel's loss counters, machine-wide. On loopback a packet is lost only when the
 // per-CPU input queue (net.core.netdev_max_backlog) is full, and TCP then retransmits it
 // after at least 200 ms: that shows up as latency, so the summary reports both.
