@@ -19,7 +19,8 @@ namespace sockchat::cli {
 
 struct ConnectOptions {
   std::string host;
-  std::string port;  // empty: 8000, or the one attached to HOST ("[::1]:8000")
+  std::string port;         // not given: 8000, or the one attached to HOST ("[::1]:8000")
+  bool port_given = false;  // PORT was given, even as '' (an error, not "use 8000")
   std::string framing = "line";
   std::string nick;
   ModeOptions mode;
@@ -31,15 +32,15 @@ namespace {
 // [::1]), a name, or host:port in one word.
 std::vector<Address> targets(const ConnectOptions& o) {
   if (o.host.starts_with("unix:")) {
-    if (!o.port.empty()) throw UsageError("a unix socket takes no port: " + o.host);
+    if (o.port_given) throw UsageError("a unix socket takes no port: " + o.host);
     return {Address::unix_path(o.host.substr(5))};
   }
   const auto [host, attached] = split_host_port(o.host);
   if (host.empty()) throw UsageError(fmt::format("no host in '{}'", o.host));
-  if (!attached.empty() && !o.port.empty()) {
+  if (!attached.empty() && o.port_given) {
     throw UsageError(fmt::format("port given twice: in '{}' and as '{}'", o.host, o.port));
   }
-  const std::string port = !attached.empty() ? attached : !o.port.empty() ? o.port : "8000";
+  const std::string port = !attached.empty() ? attached : o.port_given ? o.port : "8000";
   return Address::resolve(host, parse_port(port));
 }
 
@@ -104,11 +105,15 @@ void setup_connect(CLI::App& app) {
   auto* sub = app.add_subcommand("connect",
                                  "connect to a TCP or unix server and chat, or pipe bytes like nc");
   sub->add_option("HOST", options->host, "host name, IP address ([::1]) or unix:/path")->required();
-  sub->add_option("PORT", options->port, "port number or service name (default 8000)");
+  sub->add_option("PORT", options->port, "port number or service name (default 8000)")
+      ->each([options](const std::string&) { options->port_given = true; });
   sub->add_option("--framing", options->framing, "line, raw (the tutorial's) or length")
       ->check(CLI::IsMember({"line", "raw", "length"}))
       ->capture_default_str();
-  sub->add_option("--nick", options->nick, "send \"/nick NAME\" first (for serve-group)");
+  // An empty NAME ("$NAME" unset) is refused rather than silently sending no /nick.
+  sub->add_option("--nick", options->nick, "send \"/nick NAME\" first (for serve-group)")
+      ->check(CLI::Validator(
+          [](std::string& name) { return name.empty() ? "expected a name, got ''" : ""; }, "NAME"));
   add_mode_options(*sub, options->mode);
   sub->get_option("--nonblocking")->excludes(sub->get_option("--timeout"));
   sub->callback([options] { exit_code() = guarded([&] { return run_connect(*options); }); });

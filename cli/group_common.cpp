@@ -169,13 +169,21 @@ void show_listening(const Address& bound, const GroupOptions& options) {
         {"framing", options.framing}},
        fmt::format("listening on {} ({}, {} framing)", bound.to_string(), options.io,
                    options.framing));
+  // The hint is meant to be copied, so it must work as printed: length framing needs the
+  // same framing on the client, and nc cannot write its 4-byte headers.
+  const bool length = options.framing == "length";
+  const std::string framing = length ? " --framing length" : "";
   if (bound.is_unix()) {
-    say(fmt::format("connect with: sockchat connect unix:{}", bound.host()));
+    say(fmt::format("connect with: sockchat connect unix:{}{}", bound.host(), framing));
     return;
   }
   const std::string host = bound.host();
   if (host == "0.0.0.0" || host == "::") {
     say("listening on EVERY interface: anyone who can reach this machine can join");
+  }
+  if (length) {
+    say(fmt::format("connect with: sockchat connect {} {}{}", host, bound.port(), framing));
+    return;
   }
   say(fmt::format("connect with: sockchat connect {} {}   (or: nc {} {})", host, bound.port(), host,
                   bound.port()));

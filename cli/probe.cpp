@@ -2,6 +2,7 @@
 //
 //   sockchat probe HOST [PORTS=8000] [--timeout S] [--concurrency N] [--count N]
 //                  [--interval S] [--show-options] [--wait S] [--udp]
+//   (HOST may carry the ports, as connect's does: 127.0.0.1:8000, [::1]:22,80)
 //
 // Each port's verdict comes from the kernel's answer to a nonblocking connect (see
 // core/probe.hpp for the five steps and core/probe_rules.hpp for the verdicts). Modes:
@@ -46,6 +47,7 @@ constexpr std::chrono::milliseconds kWaitInterval{50};
 struct ProbeCliOptions {
   std::string host;
   std::string ports = "8000";
+  bool ports_given = false;  // PORTS was given (so a port attached to HOST is one too many)
   double timeout = 2.0;
   std::size_t concurrency = 0;
   std::size_t count = 0;  // 0: probe once, no statistics
@@ -229,7 +231,21 @@ int run_wait(const ProbeCliOptions& o, const std::vector<Address>& targets) {
   return report_wait(o, latest, attempts, seconds_since(start));
 }
 
-int run_probe(const ProbeCliOptions& o) {
+// HOST:PORTS in one word, as connect takes it ("127.0.0.1:8000", "[::1]:22,80"): split in
+// two. A bare IPv6 literal (::1) has no port; "[::1]" loses its brackets only.
+ProbeCliOptions with_attached_port(ProbeCliOptions o) {
+  if (o.host.starts_with("unix:")) return o;
+  auto [host, attached] = split_host_port(o.host);
+  if (!attached.empty() && o.ports_given) {
+    throw UsageError(fmt::format("port given twice: in '{}' and as '{}'", o.host, o.ports));
+  }
+  if (!attached.empty()) o.ports = attached;
+  o.host = host;
+  return o;
+}
+
+int run_probe(const ProbeCliOptions& given) {
+  const ProbeCliOptions o = with_attached_port(given);
   if (o.wait && o.count > 0) {
     throw UsageError("--wait and --count do not mix: one retries until open, one repeats N times");
   }
@@ -250,7 +266,8 @@ void setup_probe(CLI::App& app) {
   auto o = std::make_shared<ProbeCliOptions>();
   sub->add_option("HOST", o->host, "host name, IPv4 or IPv6 address (every address is probed)")
       ->required();
-  sub->add_option("PORTS", o->ports, "ports: 22,80,8000-8100 (default 8000)");
+  sub->add_option("PORTS", o->ports, "ports: 22,80,8000-8100 (default 8000)")
+      ->each([o](const std::string&) { o->ports_given = true; });
   sub->add_option("--timeout", o->timeout, "seconds to wait for an answer (default 2)")
       ->check(seconds_check(true));
   sub->add_option("--concurrency", o->concurrency,

@@ -64,10 +64,11 @@ CLI::Validator size_in_bytes(std::uint64_t max = std::numeric_limits<std::uint64
 }
 
 void add_options(CLI::App& sub, GroupOptions& o) {
-  sub.add_option("--host", o.host, "address to listen on (0.0.0.0 or :: for every interface)")
-      ->capture_default_str();
-  sub.add_option("--port", o.port, "port to listen on (0: the kernel picks one)")
-      ->capture_default_str();
+  auto* host =
+      sub.add_option("--host", o.host, "address to listen on (0.0.0.0 or :: for every interface)")
+          ->capture_default_str();
+  auto* port = sub.add_option("--port", o.port, "port to listen on (0: the kernel picks one)")
+                   ->capture_default_str();
   sub.add_option("--backlog", o.backlog, "listen() backlog")
       ->capture_default_str()
       ->check(positive("a backlog"));
@@ -99,8 +100,11 @@ void add_options(CLI::App& sub, GroupOptions& o) {
   sub.add_option("--allow", o.allow, "only clients from this CIDR block (repeatable)");
   sub.add_option("--deny", o.deny, "no clients from this CIDR block (repeatable)");
   sub.add_flag("--echo", o.echo, "senders also receive their own messages");
+  // As for serve-1to1: --host 0.0.0.0 next to --unix must not be dropped without a word.
   sub.add_option("--unix", o.unix_path, "listen on a unix socket at PATH instead of TCP")
-      ->each([&o](const std::string&) { o.unix_given = true; });
+      ->each([&o](const std::string&) { o.unix_given = true; })
+      ->excludes(host)
+      ->excludes(port);
 }
 
 int run_serve_group(const GroupOptions& options) {

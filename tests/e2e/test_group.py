@@ -28,8 +28,10 @@ class GroupChatTests:
     io = None
 
     def start(self, *args, **kwargs):
-        """serve-group on port 0 with this class's --io; stopped (SIGTERM) at cleanup."""
-        server = harness.Server("serve-group", "--port", "0", "--io", self.io, *args,
+        """serve-group on port 0 (or --unix PATH, which excludes --port) with this class's
+        --io; stopped (SIGTERM) at cleanup."""
+        port = [] if "--unix" in args else ["--port", "0"]
+        server = harness.Server("serve-group", *port, "--io", self.io, *args,
                                 timeout=TIMEOUT, **kwargs)
         self.addCleanup(server.stop)
         return server
