@@ -4,6 +4,7 @@ binary with a bounded timeout, on loopback.
 Environment: SOCKCHAT (the binary).
 """
 import os
+import signal
 import socket
 import tempfile
 import unittest
@@ -98,6 +99,28 @@ class ProbeHostPort(unittest.TestCase):
         if not harness.has_ipv6_loopback():
             self.skipTest("no IPv6 loopback")
         self.probe_open(socket.AF_INET6, "::1", "[::1]:{port}")
+
+
+class ProbeCountInterrupted(unittest.TestCase):
+    """probe --count is a TCP ping, and ping's Ctrl-C prints the statistics of the rounds
+    done; it used to kill probe without a word (exit 130)."""
+
+    def test_ctrl_c_prints_the_statistics(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with self.subTest(signal=sig), socket.socket() as listener:
+                listener.bind(("127.0.0.1", 0))
+                listener.listen(64)
+                port = listener.getsockname()[1]
+                probe = harness.Proc([harness.SOCKCHAT, "probe", "127.0.0.1", str(port),
+                                      "--count", "1000", "--interval", "0.05"], text=True)
+                probe.wait_line(lambda line: "(seq 2)" in line)
+                probe.proc.send_signal(sig)
+                status, out, err = probe.finish()
+                self.assertEqual(status, 0, err)
+                self.assertRegex(out, rf"--- 127.0.0.1:{port} tcp: \d+ probes, \d+ answered "
+                                      r"\(0% loss\), \d+ open; rtt min/avg/max = ")
+                self.assertRegex(out, r"\nDone: 1 open in ")
+                self.assertEqual(err, "")
 
 
 if __name__ == "__main__":
