@@ -304,7 +304,8 @@ void setup_probe(CLI::App& app) {
   auto* sub =
       app.add_subcommand("probe", "probe TCP/UDP ports and explain each verdict (nmap -sT, nc -z)");
   auto o = std::make_shared<ProbeCliOptions>();
-  sub->add_option("HOST", o->host, "host name, IPv4 or IPv6 address (every address is probed)")
+  sub->add_option("HOST", o->host,
+                  "host name, IPv4 or IPv6 address (every address is probed), or HOST:PORTS")
       ->required();
   sub->add_option("PORTS", o->ports, "ports: 22,80,8000-8100 (default 8000)")
       ->each([o](const std::string&) { o->ports_given = true; });
