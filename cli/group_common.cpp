@@ -1,6 +1,8 @@
 #include "cli/group_common.hpp"
 
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -12,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -160,6 +163,29 @@ void show(const RoomEvent& e, std::string_view address) {
   }
 }
 
+// Where students can reach a server bound to every interface: "connect 0.0.0.0" works on
+// this machine only (and, copied onto a student's, connects to the student's own). So the
+// hint names the first address of an interface that is up, not the loopback, in the
+// listener's family (no IPv6 link-local: it needs a scope only this host knows); the
+// loopback when there is none. Read: getifaddrs(3), netdevice(7).
+static std::string reachable_host(const Address& bound) {
+  const int family = bound.family();
+  ifaddrs* first = nullptr;
+  if (::getifaddrs(&first) != 0) return family == AF_INET ? "127.0.0.1" : "::1";
+  const std::unique_ptr<ifaddrs, void (*)(ifaddrs*)> list(first, ::freeifaddrs);
+  for (const ifaddrs* i = list.get(); i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != family) continue;
+    if ((i->ifa_flags & IFF_UP) == 0 || (i->ifa_flags & IFF_LOOPBACK) != 0) continue;
+    if (family == AF_INET6) {
+      const auto* v6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+      if (IN6_IS_ADDR_LINKLOCAL(&v6->sin6_addr)) continue;
+      return Address::from_sockaddr(i->ifa_addr, sizeof(sockaddr_in6)).host();
+    }
+    return Address::from_sockaddr(i->ifa_addr, sizeof(sockaddr_in)).host();
+  }
+  return family == AF_INET ? "127.0.0.1" : "::1";
+}
+
 void show_listening(const Address& bound, const GroupOptions& options) {
   emit({{"event", "listening"},
         {"address", bound.to_string()},
@@ -177,9 +203,10 @@ void show_listening(const Address& bound, const GroupOptions& options) {
     say(fmt::format("connect with: sockchat connect unix:{}{}", bound.host(), framing));
     return;
   }
-  const std::string host = bound.host();
+  std::string host = bound.host();
   if (host == "0.0.0.0" || host == "::") {
     say("listening on EVERY interface: anyone who can reach this machine can join");
+    host = reachable_host(bound);
   }
   if (length) {
     say(fmt::format("connect with: sockchat connect {} {}{}", host, bound.port(), framing));

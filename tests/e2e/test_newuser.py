@@ -4,6 +4,7 @@ binary with a bounded timeout, on loopback.
 Environment: SOCKCHAT (the binary).
 """
 import os
+import re
 import signal
 import socket
 import tempfile
@@ -60,14 +61,26 @@ class ServeGroupHint(unittest.TestCase):
     def hint(self, *args):
         server = harness.Server("serve-group", "--port", "0", *args)
         self.addCleanup(server.stop)
-        line = server.next_line()
-        self.assertTrue(line.startswith("connect with: "), line)
+        line = server.wait_line(lambda text: text.startswith("connect with: "))
         return server, line
 
     def test_line_framing_offers_nc(self):
         server, line = self.hint()
         self.assertEqual(line, f"connect with: sockchat connect 127.0.0.1 {server.port}"
                                f"   (or: nc 127.0.0.1 {server.port})")
+
+    def test_every_interface_hints_an_address_students_can_reach(self):
+        # "sockchat connect 0.0.0.0 8000" copied onto a student's machine connects to the
+        # student's own machine. The hint names one of this host's addresses instead.
+        server, line = self.hint("--host", "0.0.0.0")
+        match = re.fullmatch(r"connect with: sockchat connect (\S+) (\d+)   \(or: nc \1 \2\)",
+                             line)
+        self.assertIsNotNone(match, line)
+        host, port = match.group(1), int(match.group(2))
+        self.assertEqual(port, server.port)
+        self.assertNotEqual(host, "0.0.0.0")
+        with socket.socket() as probe:
+            probe.bind((host, 0))  # an address of this host (nothing is sent)
 
     def test_length_framing_names_the_framing_and_no_nc(self):
         # nc cannot write 4-byte length headers, and a line-framed connect hangs there.
