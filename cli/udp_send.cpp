@@ -278,7 +278,11 @@ void setup_udp_send(CLI::App& app) {
   sub->add_flag("--reply", o->reply, "wait for each echo and print the round trip, like ping");
   sub->add_option("--timeout", o->timeout, "seconds to wait for each reply (default 1)")
       ->check(seconds_check(true));
-  sub->add_option("-s,--source", o->source, "source address to bind, like nc -s");
+  // An empty ADDR ("$SRC" unset) is refused, as nc -s '' is, rather than not binding.
+  sub->add_option("-s,--source", o->source, "source address to bind, like nc -s")
+      ->check(CLI::Validator(
+          [](std::string& addr) { return addr.empty() ? "expected an address, got ''" : ""; },
+          "ADDR"));
   sub->callback([o] { exit_code() = guarded([&] { return run_udp_send(*o); }); });
 }
 

@@ -50,6 +50,10 @@ class UsageErrors(unittest.TestCase):
         self.expect_usage(["connect", "127.0.0.1", "9", "--nick", ""],
                           "sockchat: --nick: expected a name, got ''")
 
+    def test_an_empty_source_address_is_refused(self):
+        self.expect_usage(["udp-send", "127.0.0.1", "9", "x", "-s", ""],
+                          "sockchat: --source: expected an address, got ''")
+
     def test_probe_port_given_twice(self):
         self.expect_usage(["probe", "127.0.0.1:80", "81"],
                           "sockchat: port given twice: in '127.0.0.1:80' and as '81'")
