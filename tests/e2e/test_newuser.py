@@ -54,6 +54,10 @@ class UsageErrors(unittest.TestCase):
         self.expect_usage(["udp-send", "127.0.0.1", "9", "x", "-s", ""],
                           "sockchat: --source: expected an address, got ''")
 
+    def test_an_empty_multicast_group_is_refused(self):
+        self.expect_usage(["udp-recv", "--port", "0", "--join", "", "--timeout", "0.1"],
+                          "sockchat: --join: expected a multicast group, got ''")
+
     def test_probe_port_given_twice(self):
         self.expect_usage(["probe", "127.0.0.1:80", "81"],
                           "sockchat: port given twice: in '127.0.0.1:80' and as '81'")
