@@ -3,11 +3,12 @@
 // UDP sends datagrams, not a stream: each sendto is one message that arrives whole, or not
 // at all, and nothing tells the sender which. The MESSAGE words (joined by spaces) make one
 // datagram, sent --count times; with no MESSAGE and no --count each line of stdin is one
-// datagram. --seq puts a sequence number and the send time in front (core/udp_seq.hpp), so
-// the receiver can count losses. --reply waits for each echo (from `udp-recv --echo`) and
-// prints the round trip, like ping. When many datagrams go out back to back (--count N,
-// no --interval, no --reply) they are sent 64 at a time with sendmmsg (core/batch.hpp).
-// Read: udp(7), sendto(2), sendmmsg(2), ip(7) (IP_TTL), socket(7) (SO_BROADCAST).
+// datagram. HOST may carry the port, as connect's does (127.0.0.1:9000). --seq puts a sequence
+// number and the send time in front (core/udp_seq.hpp), so the receiver can count losses. --reply
+// waits for each echo (from `udp-recv --echo`) and prints the round trip, like ping. When many
+// datagrams go out back to back (--count N, no --interval, no --reply) they are sent 64 at a time
+// with sendmmsg (core/batch.hpp). Read: udp(7), sendto(2), sendmmsg(2), ip(7) (IP_TTL), socket(7)
+// (SO_BROADCAST).
 #include <time.h>
 
 #include <iostream>
@@ -19,7 +20,9 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/udp_common.hpp"
+#include "core/address.hpp"
 #include "core/batch.hpp"
+#include "core/error.hpp"
 #include "core/multicast.hpp"
 #include "core/text.hpp"
 #include "core/udp_seq.hpp"
@@ -31,6 +34,7 @@ namespace {
 struct UdpSendOptions {
   std::string host;
   std::string port;
+  bool port_given = false;  // a second word came (PORT, or MESSAGE after HOST:PORT)
   std::vector<std::string> words;
   std::optional<std::uint64_t> count;
   double interval = 0;
@@ -228,7 +232,23 @@ std::string join_words(const std::vector<std::string>& words) {
   return text;
 }
 
-int run_udp_send(const UdpSendOptions& o) {
+// HOST:PORT in one word, as connect takes it ("127.0.0.1:9000", "[::1]:9000"): then the
+// word taken for PORT is the message's first. A bare IPv6 literal (::1) carries no port.
+UdpSendOptions with_attached_port(UdpSendOptions o) {
+  if (o.host.starts_with("unix:")) return o;  // udp_address explains that one
+  auto [host, attached] = split_host_port(o.host);
+  if (attached.empty()) {
+    if (!o.port_given) throw UsageError("port is required");
+    return o;
+  }
+  if (o.port_given) o.words.insert(o.words.begin(), o.port);
+  o.host = host;
+  o.port = attached;
+  return o;
+}
+
+int run_udp_send(const UdpSendOptions& given) {
+  const UdpSendOptions o = with_attached_port(given);
   const Address to = udp_address(o.host, o.port, false);
   check_size(o, to.family());
   Socket s = open_socket(o, to);
@@ -264,7 +284,8 @@ void setup_udp_send(CLI::App& app) {
   auto o = std::make_shared<UdpSendOptions>();
   sub->add_option("host", o->host, "destination: an IPv4 or IPv6 address or a host name")
       ->required();
-  sub->add_option("port", o->port, "destination port: 1-65535 or a service name")->required();
+  sub->add_option("port", o->port, "destination port: 1-65535 or a service name")
+      ->each([o](const std::string&) { o->port_given = true; });
   sub->add_option("message", o->words, "words sent as one datagram (default: each stdin line)");
   sub->add_option("--count", o->count, "send N datagrams")->check(count_check());
   sub->add_option("--interval", o->interval, "seconds between datagrams")

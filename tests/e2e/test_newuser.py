@@ -122,6 +122,33 @@ class ProbeHostPort(unittest.TestCase):
         self.probe_open(socket.AF_INET6, "::1", "[::1]:{port}")
 
 
+class UdpSendHostPort(unittest.TestCase):
+    """`udp-send 127.0.0.1:9000 hello`, as connect takes it, used to say "bad port 'hello'"."""
+
+    def send_to(self, family, host, word, *message):
+        with socket.socket(family, socket.SOCK_DGRAM) as receiver:
+            receiver.bind((host, 0))
+            receiver.settimeout(5)
+            port = receiver.getsockname()[1]
+            p = harness.run("udp-send", word.format(port=port), *message, timeout=10, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            return receiver.recvfrom(65536)[0]
+
+    def test_ipv4_with_port(self):
+        got = self.send_to(socket.AF_INET, "127.0.0.1", "127.0.0.1:{port}", "hi", "you")
+        self.assertEqual(got, b"hi you")
+
+    def test_ipv6_with_port_and_a_number_as_the_message(self):
+        if not harness.has_ipv6_loopback():
+            self.skipTest("no IPv6 loopback")
+        self.assertEqual(self.send_to(socket.AF_INET6, "::1", "[::1]:{port}", "42"), b"42")
+
+    def test_no_port_at_all(self):
+        p = harness.run("udp-send", "127.0.0.1", timeout=5, text=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertEqual(p.stderr.splitlines()[0], "sockchat: port is required")
+
+
 class ProbeCountInterrupted(unittest.TestCase):
     """probe --count is a TCP ping, and ping's Ctrl-C prints the statistics of the rounds
     done; it used to kill probe without a word (exit 130)."""
