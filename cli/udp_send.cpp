@@ -282,7 +282,8 @@ void setup_udp_send(CLI::App& app) {
   auto* sub =
       app.add_subcommand("udp-send", "send UDP datagrams (sendto), optionally waiting for echoes");
   auto o = std::make_shared<UdpSendOptions>();
-  sub->add_option("host", o->host, "destination: an IPv4 or IPv6 address or a host name")
+  sub->add_option("host", o->host,
+                  "destination: an IPv4 or IPv6 address, a host name, or HOST:PORT")
       ->required();
   sub->add_option("port", o->port, "destination port: 1-65535 or a service name")
       ->each([o](const std::string&) { o->port_given = true; });
