@@ -9,10 +9,22 @@
 
 #include <fmt/format.h>
 
+#include "core/address.hpp"
 #include "core/error.hpp"
 #include "core/trace.hpp"
 
 namespace sockchat::cli {
+
+void refuse_port_in_host(std::string_view host) {
+  const auto [address, port] = split_host_port(host);
+  if (!address.empty() && !port.empty()) {
+    throw UsageError(fmt::format("--host takes no port: use --host {} --port {}", address, port));
+  }
+}
+
+std::string plural(std::uint64_t n, std::string_view word) {
+  return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
+}
 
 namespace {
 std::mutex g_output_mutex;

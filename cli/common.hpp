@@ -2,6 +2,7 @@
 // (human text or JSON Lines), colour, and the option helpers for timeouts and addresses.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -33,6 +34,13 @@ using LineWriter = std::function<void(std::string_view line)>;
 void set_stdout_writer(LineWriter writer);
 // "sockchat: TEXT" on stderr, plus an "error" event on stdout with --json.
 void error(std::string_view text, std::string_view errno_name = {});
+
+// A server's --host is an address only: "127.0.0.1:8000" is refused with the way to say it
+// (--host 127.0.0.1 --port 8000), not left to fail as an unknown host name.
+void refuse_port_in_host(std::string_view host);
+
+// "1 client", "2 clients": a count and its noun, in the right number.
+std::string plural(std::uint64_t n, std::string_view word);
 
 // Colour for a stream (1 = stdout, 2 = stderr): --color, NO_COLOR and isatty decide.
 bool use_color(int fd);

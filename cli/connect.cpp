@@ -95,8 +95,8 @@ int run_connect(const ConnectOptions& o) {
           {"reason", result.interrupted ? "interrupted" : "finished"},
           {"bytes_sent", result.sent},
           {"bytes_received", result.received}},
-         fmt::format("connection to {} closed ({} bytes sent, {} received)", peer.to_string(),
-                     result.sent, result.received));
+         fmt::format("connection to {} closed ({} sent, {} received)", peer.to_string(),
+                     plural(result.sent, "byte"), result.received));
   return 0;
 }
 

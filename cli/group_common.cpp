@@ -44,6 +44,7 @@ static std::uint16_t port_number(const std::string& text) {
 
 static Address listen_address(const GroupOptions& options) {
   if (options.unix_given) return Address::unix_path(options.unix_path);  // '' is refused
+  refuse_port_in_host(options.host);
   return Address::resolve(options.host, port_number(options.port)).front();
 }
 
@@ -111,7 +112,7 @@ std::optional<std::string> refusal(const GroupOptions& options, const AccessList
     return fmt::format("not allowed from {}", peer.host());
   }
   if (options.max_clients > 0 && members >= options.max_clients) {
-    return fmt::format("server full ({} clients)", options.max_clients);
+    return fmt::format("server full ({})", plural(options.max_clients, "client"));
   }
   return std::nullopt;
 }
@@ -222,8 +223,9 @@ void show_summary(const GroupTotals& t) {
         {"refused", t.refused},
         {"dropped", t.dropped},
         {"messages", t.messages}},
-       fmt::format("server stopped: {} clients served, {} refused, {} dropped, {} messages",
-                   t.clients, t.refused, t.dropped, t.messages));
+       fmt::format("server stopped: {} served, {} refused, {} dropped, {}",
+                   plural(t.clients, "client"), t.refused, t.dropped,
+                   plural(t.messages, "message")));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -261,7 +263,8 @@ struct ConsoleOutput::State {
   }
 
   std::string notice() const {
-    if (!global_options().json) return fmt::format("* console: {} lines not shown\n", not_shown);
+    if (!global_options().json)
+      return fmt::format("* console: {} not shown\n", plural(not_shown, "line"));
     return nlohmann::json{{"event", "console"}, {"not_shown", not_shown}}.dump() + "\n";
   }
 

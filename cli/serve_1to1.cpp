@@ -38,6 +38,7 @@ namespace {
 // --unix PATH, or --host and --port. Port 0 asks the kernel for a free one.
 Address listen_address(const Serve1to1Options& o) {
   if (o.unix_given) return Address::unix_path(o.unix_path);  // '' is refused, not TCP
+  refuse_port_in_host(o.host);
   const std::uint16_t port = o.port == "0" ? 0 : parse_port(o.port);
   return Address::resolve(o.host, port).front();
 }
@@ -131,8 +132,8 @@ void serve_client(Socket conn, const Address& peer, const Serve1to1Options& o,
           {"reason", result.interrupted ? "interrupted" : "finished"},
           {"bytes_sent", result.sent},
           {"bytes_received", result.received}},
-         fmt::format("connection with {} closed ({} bytes sent, {} received)", peer.to_string(),
-                     result.sent, result.received));
+         fmt::format("connection with {} closed ({} sent, {} received)", peer.to_string(),
+                     plural(result.sent, "byte"), result.received));
 }
 
 }  // namespace

@@ -192,8 +192,8 @@ int Sender::finish() const {
   const double rate = seconds > 0 ? static_cast<double>(sent_) / seconds : 0.0;
   nlohmann::json event{{"event", "summary"}, {"to", to_.to_string()}, {"sent", sent_},
                        {"bytes", bytes_},    {"seconds", seconds},    {"rate", rate}};
-  std::string human = fmt::format("sent {} datagram{} ({} bytes) to {}", sent_,
-                                  sent_ == 1 ? "" : "s", bytes_, to_.to_string());
+  std::string human = fmt::format("sent {} ({}) to {}", plural(sent_, "datagram"),
+                                  plural(bytes_, "byte"), to_.to_string());
   if (seconds > 0 && sent_ > 1) {
     human += fmt::format(" in {:.3f} s, {:.0f} datagrams/s", seconds, rate);
   }

@@ -37,10 +37,6 @@ std::string verdict_note(const udp_seq::Arrival& a) {
   return "";
 }
 
-std::string plural(std::uint64_t n, std::string_view word) {
-  return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
-}
-
 json delay_json(const udp_seq::Spread& d) {
   return {{"min", d.min()}, {"avg", d.avg()}, {"max", d.max()}, {"jitter", d.jitter()}};
 }
@@ -132,7 +128,7 @@ void Tally::add(const Datagram& d, std::string_view data, std::int64_t now_ns, d
              {"size", d.full_size},
              {"text", std::string(text)},
              {"truncated", d.truncated()}};
-  std::string human = fmt::format("{} ({} bytes{})", d.from.to_string(), d.full_size,
+  std::string human = fmt::format("{} ({}{})", d.from.to_string(), plural(d.full_size, "byte"),
                                   d.truncated() ? fmt::format(", truncated to {}", d.size) : "");
   std::string fields;
   if (header) {

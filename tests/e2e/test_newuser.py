@@ -41,6 +41,13 @@ class UsageErrors(unittest.TestCase):
                           "sockchat: --host excludes --unix")
         self.assertFalse(os.path.exists(path))
 
+    def test_a_server_host_with_a_port_says_how_to_give_both(self):
+        # nc and connect take HOST:PORT; a server's --host is the address alone.
+        self.expect_usage(["serve-group", "--host", "127.0.0.1:8000"],
+                          "sockchat: --host takes no port: use --host 127.0.0.1 --port 8000")
+        self.expect_usage(["serve-1to1", "--host", "[::1]:9000"],
+                          "sockchat: --host takes no port: use --host ::1 --port 9000")
+
     def test_an_empty_port_argument_is_not_port_8000(self):
         # `sockchat connect 127.0.0.1 "$PORT"` with PORT unset must not go to port 8000.
         self.expect_usage(["connect", "127.0.0.1", ""], "sockchat: port is empty")

@@ -114,6 +114,13 @@ class TestReceive(UdpTestCase):
         self.udp_socket().sendto(b"abcdefgh", ("127.0.0.1", r.port))
         self.assertTrue(r.next_line().endswith("(8 bytes, truncated to 4): abcd"))
 
+    def test_one_datagram_of_one_byte_is_singular(self):
+        r = self.receiver("--port", "0", "--count", "1", json_mode=False)
+        p = sockchat("udp-send", "127.0.0.1", str(r.port), "x", "--count", "1")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"sent 1 datagram (1 byte) to 127.0.0.1:", p.stdout)
+        self.assertTrue(r.next_line().endswith("(1 byte): x"))
+
     def test_size_pads_each_datagram(self):
         r = self.receiver("--port", "0", "--count", "3")
         p = sockchat("udp-send", "127.0.0.1", str(r.port), "abc", "--size", "10", "--count", "3")
