@@ -163,7 +163,7 @@ def goals(table):
         if f:
             out.append(f"  - the floor, a bare relay with one send() per delivery: {f.cpu:.2f} µs"
                        f" (×{f.cpu / a.cpu:.2f} ncat; ksoftirqd {f.softirq:.2f} µs);"
-                       f" sockchat spends {s.cpu - f.cpu:+.2f} µs more (ksoftirqd {s.softirq:.2f} µs)")
+                       f" sockchat {s.cpu - f.cpu:+.2f} µs against it (ksoftirqd {s.softirq:.2f} µs)")
         if u:
             whole = u.cpu + u.softirq
             out.append(f"  - the floor with all sends of a line in one io_uring_enter: {u.cpu:.2f} µs"
