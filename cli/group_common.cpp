@@ -112,7 +112,8 @@ std::optional<std::string> refusal(const GroupOptions& options, const AccessList
     return fmt::format("not allowed from {}", peer.host());
   }
   if (options.max_clients > 0 && members >= options.max_clients) {
-    return fmt::format("server full ({})", plural(options.max_clients, "client"));
+    // The contract's words, `! server full (N clients)`, whatever N: clients match on them.
+    return fmt::format("server full ({} clients)", options.max_clients);
   }
   return std::nullopt;
 }
