@@ -17,7 +17,7 @@
 # Usage: tests/bench/group.sh [BUILD_DIR] [--quick] [--reps N] [--sizes "10 100 1000 10000"]
 #                             [--io "epoll poll select threads"] [--no-docs] [--no-floor]
 #                             [--nice N]
-#   --quick   N = 10, 100, 1000, one repetition, epoll only; writes no docs (~2 minutes).
+#   --quick   N = 10, 100, 1000, one repetition, epoll only; writes no docs (under a minute).
 #   --no-floor  leave out the floor and floor-uring rows.
 #   --nice N  run the servers and the load generator under `nice -n N` (root for N < 0):
 #             on a machine busy with other work, shows what is the server's and what the
