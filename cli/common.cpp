@@ -15,11 +15,21 @@
 
 namespace sockchat::cli {
 
-void refuse_port_in_host(std::string_view host) {
-  const auto [address, port] = split_host_port(host);
-  if (!address.empty() && !port.empty()) {
-    throw UsageError(fmt::format("--host takes no port: use --host {} --port {}", address, port));
+Address listen_address(const std::string& host, const std::string& port) {
+  const auto [address, attached] = split_host_port(host);
+  if (!address.empty() && !attached.empty()) {
+    throw UsageError(
+        fmt::format("--host takes no port: use --host {} --port {}", address, attached));
   }
+  return Address::resolve(host, port == "0" ? 0 : parse_port(port)).front();
+}
+
+CLI::Validator not_empty(const std::string& expected, const std::string& type) {
+  return CLI::Validator(
+      [expected](std::string& value) {
+        return value.empty() ? "expected " + expected + ", got ''" : std::string();
+      },
+      type);
 }
 
 std::string plural(std::uint64_t n, std::string_view word) {

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/address.hpp"
 #include "core/wait.hpp"
 
 namespace sockchat::cli {
@@ -35,9 +36,14 @@ void set_stdout_writer(LineWriter writer);
 // "sockchat: TEXT" on stderr, plus an "error" event on stdout with --json.
 void error(std::string_view text, std::string_view errno_name = {});
 
-// A server's --host is an address only: "127.0.0.1:8000" is refused with the way to say it
-// (--host 127.0.0.1 --port 8000), not left to fail as an unknown host name.
-void refuse_port_in_host(std::string_view host);
+// Where a TCP server listens, from its --host and --port: port 0 asks the kernel for a free
+// one; "--host 127.0.0.1:8000" is refused with the way to say it (--host 127.0.0.1 --port
+// 8000), not left to fail as an unknown host name.
+Address listen_address(const std::string& host, const std::string& port);
+
+// An option whose empty value ("$NAME" unset) is refused rather than taken as "not given":
+// "expected EXPECTED, got ''". TYPE is the value's name in --help (NAME, ADDR...).
+CLI::Validator not_empty(const std::string& expected, const std::string& type);
 
 // "1 client", "2 clients": a count and its noun, in the right number.
 std::string plural(std::uint64_t n, std::string_view word);

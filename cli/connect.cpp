@@ -112,8 +112,7 @@ void setup_connect(CLI::App& app) {
       ->capture_default_str();
   // An empty NAME ("$NAME" unset) is refused rather than silently sending no /nick.
   sub->add_option("--nick", options->nick, "send \"/nick NAME\" first (for serve-group)")
-      ->check(CLI::Validator(
-          [](std::string& name) { return name.empty() ? "expected a name, got ''" : ""; }, "NAME"));
+      ->check(not_empty("a name", "NAME"));
   add_mode_options(*sub, options->mode);
   sub->get_option("--nonblocking")->excludes(sub->get_option("--timeout"));
   sub->callback([options] { exit_code() = guarded([&] { return run_connect(*options); }); });

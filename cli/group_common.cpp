@@ -38,14 +38,9 @@ AccessList GroupOptions::access() const {
   return list;
 }
 
-static std::uint16_t port_number(const std::string& text) {
-  return text == "0" ? 0 : parse_port(text);  // 0: the kernel picks a free port
-}
-
 static Address listen_address(const GroupOptions& options) {
   if (options.unix_given) return Address::unix_path(options.unix_path);  // '' is refused
-  refuse_port_in_host(options.host);
-  return Address::resolve(options.host, port_number(options.port)).front();
+  return cli::listen_address(options.host, options.port);
 }
 
 // A unix socket's file outlives its server. If nobody answers on it, it is stale: remove it.
@@ -172,20 +167,19 @@ void show(const RoomEvent& e, std::string_view address) {
 // loopback when there is none. Read: getifaddrs(3), netdevice(7).
 static std::string reachable_host(const Address& bound) {
   const int family = bound.family();
+  const std::string loopback = family == AF_INET ? "127.0.0.1" : "::1";
+  const socklen_t size = family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
   ifaddrs* first = nullptr;
-  if (::getifaddrs(&first) != 0) return family == AF_INET ? "127.0.0.1" : "::1";
+  if (::getifaddrs(&first) != 0) return loopback;
   const std::unique_ptr<ifaddrs, void (*)(ifaddrs*)> list(first, ::freeifaddrs);
   for (const ifaddrs* i = list.get(); i != nullptr; i = i->ifa_next) {
     if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != family) continue;
     if ((i->ifa_flags & IFF_UP) == 0 || (i->ifa_flags & IFF_LOOPBACK) != 0) continue;
-    if (family == AF_INET6) {
-      const auto* v6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
-      if (IN6_IS_ADDR_LINKLOCAL(&v6->sin6_addr)) continue;
-      return Address::from_sockaddr(i->ifa_addr, sizeof(sockaddr_in6)).host();
-    }
-    return Address::from_sockaddr(i->ifa_addr, sizeof(sockaddr_in)).host();
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+    if (family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL(&v6->sin6_addr)) continue;
+    return Address::from_sockaddr(i->ifa_addr, size).host();
   }
-  return family == AF_INET ? "127.0.0.1" : "::1";
+  return loopback;
 }
 
 void show_listening(const Address& bound, const GroupOptions& options) {

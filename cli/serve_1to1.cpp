@@ -38,9 +38,7 @@ namespace {
 // --unix PATH, or --host and --port. Port 0 asks the kernel for a free one.
 Address listen_address(const Serve1to1Options& o) {
   if (o.unix_given) return Address::unix_path(o.unix_path);  // '' is refused, not TCP
-  refuse_port_in_host(o.host);
-  const std::uint16_t port = o.port == "0" ? 0 : parse_port(o.port);
-  return Address::resolve(o.host, port).front();
+  return cli::listen_address(o.host, o.port);
 }
 
 // A unix socket file whose server died is "stale": nothing accepts on it, and connecting

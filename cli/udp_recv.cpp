@@ -199,11 +199,7 @@ void setup_udp_recv(CLI::App& app) {
   sub->add_flag("--echo", o->echo, "send each datagram back to its sender (sendto)");
   // An empty GROUP ("$GROUP" unset) is refused rather than receiving unicast instead.
   sub->add_option("--join", o->join, "join this IPv4 or IPv6 multicast group")
-      ->check(CLI::Validator(
-          [](std::string& group) {
-            return group.empty() ? "expected a multicast group, got ''" : "";
-          },
-          "GROUP"));
+      ->check(not_empty("a multicast group", "GROUP"));
   sub->add_flag("--stats", o->stats,
                 "count only (per sender: lost, duplicated, reordered, delay), report each second");
   sub->add_option("--bufsize", o->bufsize,

@@ -302,9 +302,7 @@ void setup_udp_send(CLI::App& app) {
       ->check(seconds_check(true));
   // An empty ADDR ("$SRC" unset) is refused, as nc -s '' is, rather than not binding.
   sub->add_option("-s,--source", o->source, "source address to bind, like nc -s")
-      ->check(CLI::Validator(
-          [](std::string& addr) { return addr.empty() ? "expected an address, got ''" : ""; },
-          "ADDR"));
+      ->check(not_empty("an address", "ADDR"));
   sub->callback([o] { exit_code() = guarded([&] { return run_udp_send(*o); }); });
 }
 

@@ -342,7 +342,7 @@ std::size_t Socket::sendfile(int in_fd, std::size_t count) {
   trace::Call t("sendfile", fmt::format("{}, {}, NULL, {}", fd_, in_fd, count), "s.sendfile(file)");
   const ssize_t n = retry("sendfile", nullptr, POLLOUT, Deadline(timeout_), t,
                           [&] { return ::sendfile(fd_, in_fd, nullptr, count); });
-  t.ok(std::to_string(n));
+  t.ok(n);
   return static_cast<std::size_t>(n);
 }
 
@@ -355,7 +355,7 @@ std::size_t Socket::splice_to(int pipe_fd, std::size_t count) {
   const ssize_t n = retry("splice", nullptr, POLLIN, Deadline(timeout_), t, [&] {
     return ::splice(fd_, nullptr, pipe_fd, nullptr, count, SPLICE_F_MOVE);
   });
-  if (t.on()) t.ok(std::to_string(n));
+  t.ok(n);
   return static_cast<std::size_t>(n);
 }
 
