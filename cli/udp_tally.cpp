@@ -24,12 +24,18 @@ const char* verdict_name(Verdict v) {
       return "duplicate";
     case Verdict::reordered:
       return "reordered";
+    case Verdict::out_of_range:
+      return "out_of_range";
+    case Verdict::restart:
+      return "restart";
   }
   return "?";
 }
 
 // " (duplicate)", " (reordered)", " (3 missing before it)" or nothing.
 std::string verdict_note(const udp_seq::Arrival& a) {
+  if (a.verdict == Verdict::out_of_range) return " (out of range: not counted)";
+  if (a.verdict == Verdict::restart) return " (the numbering jumped: counting again from here)";
   if (a.verdict == Verdict::duplicate || a.verdict == Verdict::reordered) {
     return fmt::format(" ({})", verdict_name(a.verdict));
   }
@@ -46,19 +52,20 @@ json seq_json(const udp_seq::SeqCounter& c) {
   return {{"received", r.received},           {"unique", r.unique},
           {"expected", r.expected},           {"lost", r.lost},
           {"loss_percent", r.loss_percent()}, {"duplicated", r.duplicated},
-          {"reordered", r.reordered},         {"bad_timestamps", r.bad_times},
-          {"delay_ms", delay_json(c.delay())}};
+          {"reordered", r.reordered},         {"out_of_range", r.out_of_range},
+          {"bad_timestamps", r.bad_times},    {"delay_ms", delay_json(c.delay())}};
 }
 
-// "12 received, 1 lost (7.69%), 0 duplicated, 1 reordered; delay min/avg/max/jitter = ..."
+// "12 received, 1 lost (7.69%), 0 duplicated, 1 reordered[, 1 out of range]; delay ..."
 std::string seq_text(const udp_seq::SeqCounter& c) {
   const udp_seq::Report r = c.report();
   const udp_seq::Spread& d = c.delay();
-  std::string text = fmt::format(
-      "seq: {} received, {} lost ({:.2f}%), {} duplicated, {} reordered; one-way delay "
-      "min/avg/max/jitter = {:.3f}/{:.3f}/{:.3f}/{:.3f} ms",
-      r.received, r.lost, r.loss_percent(), r.duplicated, r.reordered, d.min(), d.avg(), d.max(),
-      d.jitter());
+  std::string text = fmt::format("seq: {} received, {} lost ({:.2f}%), {} duplicated, {} reordered",
+                                 r.received, r.lost, r.loss_percent(), r.duplicated, r.reordered);
+  // Numbers far from the others (forged, or a jump): counted apart, never as lost.
+  if (r.out_of_range) text += fmt::format(", {} out of range", r.out_of_range);
+  text += fmt::format("; one-way delay min/avg/max/jitter = {:.3f}/{:.3f}/{:.3f}/{:.3f} ms",
+                      d.min(), d.avg(), d.max(), d.jitter());
   if (r.bad_times) text += fmt::format(" ({})", plural(r.bad_times, "bad timestamp"));
   return text;
 }
