@@ -99,6 +99,20 @@ std::string sender_text(const SenderTally& s) {
   return line;
 }
 
+// "echo: 5 answered; not answered: 1 from its own port, 300 over 1000/s" (nonzero parts).
+std::string echo_text(const EchoCounts& e) {
+  std::string refused;
+  auto part = [&](std::uint64_t n, std::string_view what) {
+    if (n) refused += fmt::format("{}{} {}", refused.empty() ? "" : ", ", n, what);
+  };
+  part(e.own_port, "from this socket's own port");
+  part(e.loop_port, "from a loop port (0, 7, 13, 19, 37)");
+  part(e.too_fast, fmt::format("over {:g}/s to one sender", echo_rate));
+  part(e.failed, "refused by sendto");
+  return fmt::format("echo: {} answered{}", e.answered,
+                     refused.empty() ? "" : "; not answered: " + refused);
+}
+
 }  // namespace
 
 SenderTally& Tally::sender(const Address& from) {
@@ -111,7 +125,8 @@ SenderTally& Tally::sender(const Address& from) {
   return s;
 }
 
-void Tally::add(const Datagram& d, std::string_view data, std::int64_t now_ns, double now_s) {
+EchoVerdict Tally::add(const Datagram& d, std::string_view data, std::int64_t now_ns,
+                       double now_s) {
   if (datagrams_ == 0) first_s_ = last_report_s_ = now_s;
   last_s_ = now_s;
   ++datagrams_;
@@ -127,8 +142,36 @@ void Tally::add(const Datagram& d, std::string_view data, std::int64_t now_ns, d
     if (!s.seq) s.seq = std::make_unique<udp_seq::SeqCounter>();
     arrival = s.seq->add(*header, now_ns);
   }
-  if (quiet_) return;
+  const EchoVerdict verdict = echo(s, d, now_s);
+  if (!quiet_) show(d, data, header, arrival, verdict, now_ns);
+  return verdict;
+}
 
+// Whether --echo answers this datagram (echo_guard.hpp), counted. Without --echo: no.
+EchoVerdict Tally::echo(SenderTally& s, const Datagram& d, double now_s) {
+  if (!echo_port_) return EchoVerdict::own_port;
+  const EchoVerdict verdict = echo_verdict(d.from.port(), *echo_port_, s.echoes, now_s);
+  switch (verdict) {
+    case EchoVerdict::answer:
+      ++echo_.answered;
+      break;
+    case EchoVerdict::own_port:
+      ++echo_.own_port;
+      break;
+    case EchoVerdict::loop_port:
+      ++echo_.loop_port;
+      break;
+    case EchoVerdict::too_fast:
+      ++echo_.too_fast;
+      break;
+  }
+  return verdict;
+}
+
+// One line per datagram: who, how big, the --seq fields, the text, and a refused echo.
+void Tally::show(const Datagram& d, std::string_view data,
+                 const std::optional<udp_seq::Header>& header, const udp_seq::Arrival& arrival,
+                 EchoVerdict verdict, std::int64_t now_ns) {
   std::string_view text = header ? data.substr(udp_seq::header_size) : data;
   json event{{"event", "datagram"},
              {"from", d.from.to_string()},
@@ -152,6 +195,10 @@ void Tally::add(const Datagram& d, std::string_view data, std::int64_t now_ns, d
   if (!fields.empty() || !text.empty()) human += ": " + fields;
   if (!fields.empty() && !text.empty()) human += ": ";
   human += visible(text);  // a peer's control characters never reach the terminal
+  if (echo_port_ && verdict != EchoVerdict::answer) {
+    event["not_echoed"] = echo_refusal(verdict);
+    human += fmt::format(" (not echoed: {})", echo_refusal(verdict));
+  }
   emit(event, human);
 }
 
@@ -197,6 +244,14 @@ void Tally::summary(std::string_view why) const {
   if (others_.datagrams) {
     event["other_senders"] = counts_json(others_);
     human += "\n" + others_text(others_);
+  }
+  if (echo_port_) {
+    event["echo"] = {{"answered", echo_.answered},
+                     {"own_port", echo_.own_port},
+                     {"loop_port", echo_.loop_port},
+                     {"too_fast", echo_.too_fast},
+                     {"failed", echo_.failed}};
+    human += "\n" + echo_text(echo_);
   }
   emit(event, human);
 }

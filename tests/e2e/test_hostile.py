@@ -7,6 +7,7 @@ still alive and still serving someone else, and that its memory and descriptors 
 
 Loopback only, ports from the kernel, every loop bounded; waits poll with a deadline.
 """
+import json
 import os
 import signal
 import socket
@@ -216,6 +217,98 @@ class UdpUnderAttack(unittest.TestCase):
         after = senders(3000, b"3000 more")
         if not SANITIZED:
             self.assertLess(after - first, 3 * 1024, "memory still grows with each new sender")
+
+
+def spoof_udp(src, sport, dport, payload):
+    """One IPv4 datagram to 127.0.0.1:dport that claims to come from src:sport, as anyone
+    on a network can send (no checksum: 0 means none in IPv4). Needs CAP_NET_RAW."""
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, socket.IPPROTO_UDP, 0,
+                     socket.inet_aton(src), socket.inet_aton("127.0.0.1"))
+    with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as raw:
+        raw.sendto(ip + udp, ("127.0.0.1", 0))
+
+
+def can_spoof():
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW).close()
+        return True
+    except PermissionError:
+        return False
+
+
+class UdpEchoLoops(unittest.TestCase):
+    """udp-recv --echo answers whatever source a datagram claims. Before: one datagram
+    forged from its own address and port made it answer itself forever (368,221 datagrams,
+    2.1 s of CPU in 3 s), one from a broadcast source ended it (sendto EACCES), and a
+    sender got as many answers as it could send."""
+
+    def setUp(self):
+        self.recv = harness.Server("udp-recv", "--port", "0", "--echo", json_events=True,
+                                   timeout=TIMEOUT)
+        self.target = ("127.0.0.1", self.recv.port)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.settimeout(TIMEOUT)
+
+    def tearDown(self):
+        self.sock.close()
+        self.recv.kill()
+
+    def ping(self, tag):
+        """A datagram from an honest sender, and its echo: everything sent before it has
+        been handled (one socket, one loop, in order)."""
+        self.sock.sendto(tag, self.target)
+        while self.sock.recv(65536) != tag:
+            pass
+
+    def summary(self):
+        self.assertEqual(self.recv.stop(signal.SIGINT), 0, self.recv.stderr)
+        events = [json.loads(l) for l in self.recv.lines_left()]
+        return [e for e in events if e["event"] == "summary"][-1]
+
+    @unittest.skipUnless(can_spoof(), "forging a source address needs CAP_NET_RAW")
+    def test_a_datagram_forged_from_its_own_address_is_not_answered(self):
+        spoof_udp("127.0.0.1", self.recv.port, self.recv.port, b"loop forever")
+        spoof_udp("255.255.255.255", 5000, self.recv.port, b"answer a broadcast")
+        self.ping(b"still here")
+        s = self.summary()
+        self.assertEqual(s["datagrams"], 3)  # not one more: the loop never started
+        self.assertEqual(s["echo"]["own_port"], 1)
+        self.assertEqual(s["echo"]["failed"], 1)  # EACCES, counted, and the receiver goes on
+        self.assertEqual(s["echo"]["answered"], 1)
+
+    def test_the_classic_loop_ports_are_not_answered(self):
+        chargen = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            chargen.bind(("127.0.0.1", 19))
+        except OSError as e:  # not root, or a real chargen service
+            chargen.close()
+            self.skipTest(f"cannot bind port 19: {e}")
+        with chargen:
+            chargen.sendto(b"from chargen", self.target)
+            self.ping(b"after chargen")
+            chargen.setblocking(False)
+            with self.assertRaises(BlockingIOError):  # no answer came to port 19
+                chargen.recv(65536)
+        self.assertEqual(self.summary()["echo"]["loop_port"], 1)
+
+    def test_one_sender_gets_a_burst_then_a_bounded_rate(self):
+        """At most echo_burst (100) answers, then echo_rate (1000) a second, per sender."""
+        start = time.monotonic()
+        sent = 0
+        for _ in range(20):  # in steps the receive buffer holds, so nothing is dropped
+            for _ in range(100):
+                self.sock.sendto(b"flood", self.target)
+            sent += 100
+            for _ in range(100):
+                self.recv.wait_line(lambda l: '"flood"' in l)
+        elapsed = time.monotonic() - start
+        s = self.summary()
+        echo = s["echo"]
+        self.assertEqual(echo["answered"] + echo["too_fast"], sent)
+        self.assertLessEqual(echo["answered"], 100 + 1000 * elapsed + 1)
+        if elapsed < 1.0:  # a fast machine: some were surely over the rate
+            self.assertGreater(echo["too_fast"], 0)
 
 
 class ProbeAgainstHostileServers(unittest.TestCase):
