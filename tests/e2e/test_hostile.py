@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import struct
+import subprocess
 import threading
 import time
 import unittest
@@ -172,6 +173,97 @@ class ChatCommandAbuse(unittest.TestCase):
         finally:
             for o in others:
                 o.close()
+
+
+class Impersonation(unittest.TestCase):
+    """Names a reader could take for the server, a notice or another member (issue 11).
+    Before: /nick accepted <server>, ѕerver (Cyrillic ѕ), ｓerver (fullwidth), *, server:,
+    and аlice (Cyrillic а) beside alice; after /nick server:, /me left showed everyone
+    '* server: left'."""
+
+    def setUp(self):
+        self.server = harness.Server("serve-group", "--port", "0", timeout=TIMEOUT)
+        self.mallory = Client(self.server.port, raw=True)
+        self.mallory.welcome()
+        self.alice = Client(self.server.port, raw=True)
+        self.alice.welcome()
+        self.mallory.until(lambda l: l.endswith(b" joined"))
+        self.alice.send(b"/nick alice\n")
+        self.alice.until(lambda l: l == b"* guest2 is now known as alice")
+        self.mallory.until(lambda l: l == b"* guest2 is now known as alice")
+
+    def tearDown(self):
+        self.mallory.close()
+        self.alice.close()
+        self.assertEqual(self.server.stop(), 0, self.server.stderr)
+
+    def test_names_that_pass_for_the_server_or_a_member_are_refused(self):
+        for bad in ["<server>", "\u0455erver", "\uff53erver", "SERVER", "*", "server:", "!alice",
+                    "\u0430lice", "ALICE", "^_^"]:
+            with self.subTest(name=bad):
+                self.mallory.send(b"/nick " + bad.encode() + b"\n")
+                reply = self.mallory.line()
+                self.assertTrue(reply.startswith(b"! invalid name: ")
+                                or reply.startswith(b"! name taken"), reply)
+        self.mallory.send(b"/who\n")
+        self.assertEqual(self.mallory.line(), b"* 2 online: guest1, alice")
+
+    def test_me_cannot_forge_a_server_notice(self):
+        self.mallory.send(b"/nick server:\n")
+        self.assertTrue(self.mallory.line().startswith(b"! invalid name: "))
+        self.mallory.send(b"/me left\n")
+        self.assertEqual(self.alice.line(), b"* guest1 left")  # the true name, not "server:"
+
+    def test_names_in_one_script_are_welcome(self):
+        for good in ["\u5c0f\u660e", "\u0418\u0432\u0430\u043d", "Jos\u00e9", "\uae40\ubbfc\uc900"]:
+            with self.subTest(name=good):
+                self.mallory.send(b"/nick " + good.encode() + b"\n")
+                self.assertTrue(self.mallory.line().endswith(b" is now known as " + good.encode()))
+
+
+class UdpSeqForgery(unittest.TestCase):
+    """Before: one datagram forged with sequence number +2^31 made udp-recv --seq report
+    '2147483640 lost (100.00%)'."""
+
+    def test_a_forged_sequence_number_is_out_of_range_not_billions_lost(self):
+        recv = harness.Server("udp-recv", "--port", "0", "--count", "10", json_events=True,
+                              timeout=TIMEOUT)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for n in list(range(8)) + [2**31 + 7, 8]:
+                s.sendto(struct.pack("!4sIq", b"SCSQ", n, time.time_ns()), ("127.0.0.1", recv.port))
+                recv.wait_line(lambda l: '"datagram"' in l)
+        status, out, _ = recv.finish()
+        self.assertEqual(status, 0)
+        seq = json.loads(out.decode().splitlines()[-1])["senders"][0]["seq"]
+        self.assertEqual((seq["received"], seq["lost"], seq["out_of_range"]), (10, 0, 1))
+        self.assertEqual(seq["expected"], 9)
+
+
+class ProbeAndAccessLists(unittest.TestCase):
+    @unittest.skipIf(SANITIZED, "ASan's allocator says nothing about the program's memory")
+    def test_repeated_port_ranges_do_not_take_memory(self):
+        """1,000 copies of 1-65535 took 150 MB (expanded before duplicates went). The ',0'
+        at the end makes it a usage error once everything before it is parsed, so no port
+        is probed. Peaks are compared with a one-port spec's (a child's peak includes what
+        it shared with this process before exec)."""
+        def peak_kib(spec):
+            p = subprocess.Popen([SOCKCHAT, "probe", "127.0.0.1", spec],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            _, status, usage = os.wait4(p.pid, 0)
+            err = p.stderr.read().decode()
+            p.stderr.close()
+            self.assertEqual(os.waitstatus_to_exitcode(status), 2, err)
+            self.assertIn("port 0 is out of range", err)
+            return usage.ru_maxrss
+
+        base = peak_kib("0")
+        self.assertLess(peak_kib(",".join(["1-65535"] * 1000) + ",0") - base, 16 * 1024)
+
+    def test_a_scope_on_an_ipv4_block_is_a_usage_error(self):
+        r = harness.run("serve-group", "--port", "0", "--allow", "1.2.3.4%eth0/32", text=True,
+                        timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("scope", r.stderr)
 
 
 class UdpUnderAttack(unittest.TestCase):
