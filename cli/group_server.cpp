@@ -53,7 +53,7 @@ struct Client {
 
 class GroupServer {
  public:
-  GroupServer(const GroupOptions& options, StopSignals& signals);
+  GroupServer(const GroupOptions& options, Socket listener, StopSignals& signals);
   int run();
 
  private:
@@ -105,13 +105,13 @@ class GroupServer {
   GroupTotals totals_;
 };
 
-GroupServer::GroupServer(const GroupOptions& options, StopSignals& signals)
+GroupServer::GroupServer(const GroupOptions& options, Socket listener, StopSignals& signals)
     : options_(options),
       framing_(options.framing_kind()),
       access_(options.access()),
       room_(options.room()),
       loop_(make_poller(options.io)),
-      listener_(open_listener(options)),
+      listener_(std::move(listener)),
       signals_(signals) {
   listener_fd_ = listener_.fileno();
 }
@@ -445,8 +445,8 @@ void GroupServer::shut_down() {
 
 }  // namespace
 
-int run_group_event_loop(const GroupOptions& options, StopSignals& signals) {
-  GroupServer server(options, signals);
+int run_group_event_loop(const GroupOptions& options, Socket listener, StopSignals& signals) {
+  GroupServer server(options, std::move(listener), signals);
   return server.run();
 }
 

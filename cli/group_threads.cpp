@@ -53,7 +53,7 @@ struct Client {
 
 class ThreadedServer {
  public:
-  ThreadedServer(const GroupOptions& options, StopSignals& signals);
+  ThreadedServer(const GroupOptions& options, Socket listener, StopSignals& signals);
   int run();
 
  private:
@@ -99,12 +99,12 @@ class ThreadedServer {
   bool stopping_ = false;   // shutting down: the room is told once, not once per leaver
 };
 
-ThreadedServer::ThreadedServer(const GroupOptions& options, StopSignals& signals)
+ThreadedServer::ThreadedServer(const GroupOptions& options, Socket listener, StopSignals& signals)
     : options_(options),
       framing_(options.framing_kind()),
       access_(options.access()),
       loop_(make_poll_poller()),
-      listener_(open_listener(options)),
+      listener_(std::move(listener)),
       signals_(signals),
       room_(options.room()) {}
 
@@ -440,8 +440,8 @@ void ThreadedServer::drop_largest_queues() {
 
 }  // namespace
 
-int run_group_threads(const GroupOptions& options, StopSignals& signals) {
-  ThreadedServer server(options, signals);
+int run_group_threads(const GroupOptions& options, Socket listener, StopSignals& signals) {
+  ThreadedServer server(options, std::move(listener), signals);
   return server.run();
 }
 

@@ -3,8 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <vector>
 
@@ -56,8 +56,9 @@ StopSignals::StopSignals(bool armed) {
   g_armed = armed ? 1 : 0;
   install(SIGINT, &g_old_int);
   install(SIGTERM, &g_old_term);
-  trace::emit("sigaction(SIGINT and SIGTERM, write a byte to a pipe)  "
-              "# signal.set_wakeup_fd(w); signal.signal(SIGINT, handler)");
+  trace::emit(
+      "sigaction(SIGINT and SIGTERM, write a byte to a pipe)  "
+      "# signal.set_wakeup_fd(w); signal.signal(SIGINT, handler)");
 }
 
 StopSignals::~StopSignals() {

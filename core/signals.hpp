@@ -34,11 +34,11 @@ class StopSignals {
   StopSignals(const StopSignals&) = delete;
   StopSignals& operator=(const StopSignals&) = delete;
 
-  void arm();                // from now on the first signal requests a stop
-  bool requested() const;    // a stop signal has arrived
-  int fd() const;            // readable once a signal (or a wake()) has arrived: watch it
-  bool drain();              // empties the pipe; true if a signal (not only a wake()) came
-  void wake();               // makes fd() readable without a signal: another thread's nudge
+  void arm();              // from now on the first signal requests a stop
+  bool requested() const;  // a stop signal has arrived
+  int fd() const;          // readable once a signal (or a wake()) has arrived: watch it
+  bool drain();            // empties the pipe; true if a signal (not only a wake()) came
+  void wake();             // makes fd() readable without a signal: another thread's nudge
   // poll(2) on `fds` and the signal pipe together: the number of ready descriptors in
   // `fds`, 0 when the deadline passed, -1 once a stop is requested.
   int poll(pollfd* fds, nfds_t count, const Deadline& deadline);
