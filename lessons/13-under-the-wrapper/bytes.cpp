@@ -25,7 +25,8 @@ static std::string hex(const void* data, size_t size) {
   std::string out;
   for (size_t i = 0; i < size; ++i) {
     char byte[4];
-    std::snprintf(byte, sizeof byte, "%s%02x", i ? " " : "", static_cast<const unsigned char*>(data)[i]);
+    std::snprintf(byte, sizeof byte, "%s%02x", i ? " " : "",
+                  static_cast<const unsigned char*>(data)[i]);
     out += byte;
   }
   return out;
@@ -33,7 +34,8 @@ static std::string hex(const void* data, size_t size) {
 
 static std::string quoted(const char* data, ssize_t size) {
   std::string out = "\"";
-  for (ssize_t i = 0; i < size; ++i) out += data[i] == '\n' ? std::string("\\n") : std::string(1, data[i]);
+  for (ssize_t i = 0; i < size; ++i)
+    out += data[i] == '\n' ? std::string("\\n") : std::string(1, data[i]);
   return out + "\"";
 }
 

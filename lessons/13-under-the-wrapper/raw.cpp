@@ -140,9 +140,9 @@ static void serve(const char* host, const char* port) {
     ssize_t n;
     while ((n = recv_some(conn, buffer, sizeof buffer)) > 0 && send_all(conn, buffer, n)) {
       std::printf("echoed %zd bytes\n", n);
-        }
+    }
     std::printf("%s closed\n", who.c_str());
-      close(conn);
+    close(conn);
   }
 }
 

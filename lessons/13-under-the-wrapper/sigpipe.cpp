@@ -69,6 +69,6 @@ int main(int argc, char** argv) {
   std::printf("second send%s...\n", nosignal ? " with MSG_NOSIGNAL" : "");
   const ssize_t second = send(client, "again\n", 6, flags);
   const int err = errno;
-  std::printf("second send: %zd %s (%s): the program goes on and can say what happened\n",
-              second, strerrorname_np(err), std::strerror(err));
+  std::printf("second send: %zd %s (%s): the program goes on and can say what happened\n", second,
+              strerrorname_np(err), std::strerror(err));
 }

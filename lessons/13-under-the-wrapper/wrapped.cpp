@@ -45,9 +45,9 @@ static void serve(const std::string& host, std::uint16_t port) {
     for (std::string data; !(data = conn.recv(1024)).empty();) {
       conn.sendall(data);
       std::printf("echoed %zu bytes\n", data.size());
-        }
-    std::printf("%s closed\n", describe(peer).c_str());
     }
+    std::printf("%s closed\n", describe(peer).c_str());
+  }
 }
 
 static void chat(const std::string& host, std::uint16_t port) {
