@@ -56,9 +56,11 @@ class ClassOfServers(unittest.TestCase):
         return s.getsockname()[1]
 
     def tutorial_server(self):
+        """Its output is thrown away: once a client closes, its recv loop spins on b''
+        and prints an ever longer line as fast as it can (lesson 03's defect)."""
         port = harness.free_port()
         harness.Proc([sys.executable, os.path.join(harness.SEED, "group_server.py"),
-                      "127.0.0.1", str(port)])
+                      "127.0.0.1", str(port)], stdout=subprocess.DEVNULL)
         self.assertTrue(harness.listening_on(port))
         return port
 
