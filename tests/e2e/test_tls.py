@@ -58,15 +58,6 @@ def python_client(port, cafile=None, host="localhost"):
     return ctx.wrap_socket(raw, server_hostname=host)
 
 
-def recv_tls_until_eof(s):
-    data = bytearray()
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            return bytes(data)
-        data += chunk
-
-
 class PythonTlsServer:
     """A one-connection TLS server in a thread (Python's ssl module): it records the SNI it
     was asked for, sends `reply`, then reads until end of stream."""
@@ -94,7 +85,7 @@ class PythonTlsServer:
             conn.settimeout(WAIT)
             with self.ctx.wrap_socket(conn, server_side=True) as s:
                 s.sendall(self.reply)
-                self.received = recv_tls_until_eof(s)
+                self.received = recv_until_eof(s)
         except (OSError, ssl.SSLError) as e:
             self.error = e
         finally:
@@ -206,7 +197,7 @@ class SockchatBothEnds(unittest.TestCase):
                             rb"ssl\.SSLWantReadError")
             conn.settimeout(WAIT)
             with ctx.wrap_socket(conn, server_side=True) as s:
-                self.assertEqual(recv_tls_until_eof(s), b"")  # close_notify, nothing else
+                self.assertEqual(recv_until_eof(s), b"")  # close_notify, nothing else
             self.assertEqual(client.finish()[0], 0)
         self.assertRegex(bytes(client.err), rb"SSL_set_fd\(\d+, client, SNI localhost\)")
 
@@ -220,7 +211,7 @@ class Interop(unittest.TestCase):
             server.wait_for("héllo from python\n".encode(), "out")
             server.send(b"hi python\n")
             server.close_stdin()  # close_notify, then FIN
-            self.assertEqual(recv_tls_until_eof(s), b"hi python\n")
+            self.assertEqual(recv_until_eof(s), b"hi python\n")
         self.assertEqual(server.finish()[0], 0)
 
     def test_python_ssl_server_gets_sni_and_close_notify(self):
@@ -259,9 +250,9 @@ class Interop(unittest.TestCase):
         s_server.wait_for(rb"from sockchat\n", "out")
         s_server.send(b"from s_server\n")
         client.wait_for(rb"from s_server\n", "out")
-        client.close_stdin()
-        s_server.kill()  # it serves until killed; the client must end on its own
+        client.close_stdin()  # close_notify: s_server closes too, and -naccept 1 ends it
         self.assertEqual(client.finish()[0], 0)
+        self.assertEqual(s_server.finish()[0], 0)
 
     def test_ncat_ssl_client(self):
         server, port, _ = serve("--ssl-cert", CERTS.good, "--ssl-key", CERTS.good_key)
