@@ -7,8 +7,7 @@ using namespace sockchat;
 
 // One forged datagram "from" the echo's own address and port made it answer itself forever
 // (368,221 datagrams in 3 s); "from" another echo service it starts an endless ping-pong.
-TEST_CASE("an echo never answers its own port, nor a port that answers everything",
-          "[udp][echo]") {
+TEST_CASE("an echo never answers its own port, nor a port that answers everything", "[udp][echo]") {
   TokenBucket bucket(echo_rate, echo_burst);
   CHECK(echo_verdict(9000, 9000, bucket, 0) == EchoVerdict::own_port);
   for (std::uint16_t port : {0, 7, 13, 19, 37}) {
