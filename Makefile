@@ -5,6 +5,9 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
@@ -13,10 +16,12 @@ CMAKE_FLAGS ?=
 BUILD_PACKAGES = cmake make g++ libcli11-dev libfmt-dev catch2 nlohmann-json3-dev
 TEST_PACKAGES  = python3 netcat-openbsd ncat socat iproute2 tmux
 BENCH_PACKAGES = ncat nmap iperf3 socat netcat-openbsd python3 gnuplot-nox time
+# libFuzzer and the sanitizer runtimes come with Debian's clang (libclang-rt-dev: compiler-rt).
+FUZZ_PACKAGES  = clang libclang-rt-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test-deps build run test asan install format format-check clean bench
+.PHONY: all deps test-deps build run test asan fuzz install format format-check clean bench
 
 all: build
 
@@ -58,6 +63,16 @@ asan: test-deps
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
+# Every parser of a peer's or a user's input under libFuzzer, ASan and UBSan, FUZZ_SECONDS
+# each (FUZZ_TARGETS=NAME... for some). A separate clang build in $(FUZZ_BUILD); build/ stays
+# g++. See docs/fuzzing.md.
+fuzz: deps
+	$(call install_missing,$(FUZZ_PACKAGES))
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug \
+	  -DSOCKCHAT_FUZZ=ON $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
@@ -74,4 +89,4 @@ bench: build
 	tests/bench/run_all.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -32,7 +32,8 @@ void check_literal(std::string_view host, std::uint16_t port) {
   require(again && *again == *a, "host() does not parse back to the address", a->host());
   const std::string text = a->to_string();
   const auto [h, p] = split_host_port(text);
-  require(p == (a->is_unix() ? "" : std::to_string(port)), "to_string() splits off another port", text);
+  require(p == (a->is_unix() ? "" : std::to_string(port)), "to_string() splits off another port",
+          text);
   const auto split = Address::from_literal(h, port);
   require(split && *split == *a, "to_string() does not split back to the address", text);
   (void)a->to_python();

@@ -110,7 +110,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   if (framing == Framing::line) {
     std::string expected_rest;
-    require(got == reference_lines(stream, max, expected_rest), "line messages differ from the reference");
+    require(got == reference_lines(stream, max, expected_rest),
+            "line messages differ from the reference");
     require(rest == expected_rest, "line: finish() differs from the reference", rest);
   } else if (framing == Framing::length) {
     require(got == reference_lengths(stream, max), "length messages differ from the reference");

@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   require(!ports.empty(), "a spec that parses gives no port", spec);
   require(std::adjacent_find(ports.begin(), ports.end(), std::greater_equal<>()) == ports.end(),
-        "ports are not sorted and distinct", spec);
+          "ports are not sorted and distinct", spec);
   require(ports.front() >= 1, "port 0 in a parsed spec", spec);
   const std::string text = format_port_spec(ports);
   require(parse_port_spec(text) == ports, "format_port_spec does not parse back", text);

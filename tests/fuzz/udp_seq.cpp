@@ -64,7 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto& d = counter.delay();
     if (d.count() > 0) {
       require(std::isfinite(d.avg()) && std::isfinite(d.jitter()), "a delay is not finite");
-      require(d.min() >= -clock_tolerance_ms && d.max() <= max_delay_ms, "a delay is out of bounds");
+      require(d.min() >= -clock_tolerance_ms && d.max() <= max_delay_ms,
+              "a delay is out of bounds");
     }
     require(d.count() + r.bad_times == r.received, "a send time is neither a delay nor bad");
   }
