@@ -310,61 +310,11 @@ ConsoleOutput::~ConsoleOutput() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Signals through a pipe.
+// The console's input, and the spare descriptor.
 
-namespace {
-volatile std::sig_atomic_t g_signal_write_fd = -1;
-
-extern "C" void on_signal(int signo) {
-  const int saved = errno;  // a handler must not disturb the errno of the code it interrupted
-  const char byte = static_cast<char>(signo);
-  [[maybe_unused]] const ssize_t n = ::write(g_signal_write_fd, &byte, 1);
-  errno = saved;
-}
-}  // namespace
-
-SignalPipe::SignalPipe() {
-  int fds[2];
-  check(::pipe2(fds, O_NONBLOCK | O_CLOEXEC), "pipe2");
-  read_fd_ = fds[0];
-  write_fd_ = fds[1];
-  g_signal_write_fd = write_fd_;
-  struct sigaction action {};
-  action.sa_handler = on_signal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
-  ::sigaction(SIGINT, &action, nullptr);
-  ::sigaction(SIGTERM, &action, nullptr);
-  // Reading a terminal from the background would stop us (SIGTTIN); fail the read instead.
+ConsoleInput::ConsoleInput() {
   std::signal(SIGTTIN, SIG_IGN);
 }
-
-SignalPipe::~SignalPipe() {
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
-  g_signal_write_fd = -1;
-  ::close(read_fd_);
-  ::close(write_fd_);
-}
-
-bool SignalPipe::drain() {
-  char bytes[64];
-  bool signalled = false;
-  for (;;) {
-    const ssize_t n = ::read(read_fd_, bytes, sizeof bytes);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return signalled;
-    for (ssize_t i = 0; i < n; ++i) signalled = signalled || bytes[i] != 0;
-  }
-}
-
-void SignalPipe::wake() {
-  const char byte = 0;  // 0 is no signal: "look at your work"
-  [[maybe_unused]] const ssize_t n = ::write(write_fd_, &byte, 1);
-}
-
-// ---------------------------------------------------------------------------------------
-// The console's input, and the spare descriptor.
 
 bool ConsoleInput::read_lines(std::vector<std::string>& lines) {
   char buffer[4096];

@@ -1,11 +1,10 @@
 // group_common.hpp — what both serve-group servers share: the options, the listening
 // socket, who may come in (and the polite refusal when not), the console (room events on
-// stdout, stdin lines said as <server>), and the self-pipe that turns SIGINT/SIGTERM into
-// something an event loop can wait for.
+// stdout, stdin lines said as <server>). SIGINT/SIGTERM come through core/signals.
 //
 // The event-loop server (group_server.cpp: epoll, poll, select) and the thread-per-client
 // server (group_threads.cpp) differ only in how they wait; the room (core/chat_room) and
-// everything here is the same. Read: signal-safety(7), pipe(2), getrlimit(2).
+// everything here is the same. Read: getrlimit(2).
 #pragma once
 
 #include <algorithm>
@@ -20,6 +19,7 @@
 #include "core/chat_room.hpp"
 #include "core/cidr.hpp"
 #include "core/framing.hpp"
+#include "core/signals.hpp"
 #include "core/socket.hpp"
 
 namespace sockchat::cli {
@@ -113,27 +113,10 @@ class ConsoleOutput {
   double drain_for_;
 };
 
-// SIGINT and SIGTERM write a byte into a pipe; the loop watches its read end. A signal
-// handler may call only async-signal-safe functions, and write(2) is one of them. wake()
-// lets another thread (threads mode) nudge the loop the same way.
-class SignalPipe {
- public:
-  SignalPipe();   // installs the handlers
-  ~SignalPipe();  // restores the defaults and closes the pipe
-  SignalPipe(const SignalPipe&) = delete;
-  SignalPipe& operator=(const SignalPipe&) = delete;
-  int fd() const { return read_fd_; }
-  bool drain();  // reads what is there; true if a signal (not just a wake()) arrived
-  void wake();
-
- private:
-  int read_fd_ = -1;
-  int write_fd_ = -1;
-};
-
 // The console's stdin, read without blocking the loop; each line goes out as <server> TEXT.
 class ConsoleInput {
  public:
+  ConsoleInput();  // ignores SIGTTIN: reading a terminal from the background fails, not stops
   // Feeds what read(0) returned; false at end of input (or error: the console is gone).
   bool read_lines(std::vector<std::string>& lines);
 

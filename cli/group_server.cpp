@@ -53,7 +53,7 @@ struct Client {
 
 class GroupServer {
  public:
-  explicit GroupServer(const GroupOptions& options);
+  GroupServer(const GroupOptions& options, Socket listener, StopSignals& signals);
   int run();
 
  private:
@@ -90,7 +90,7 @@ class GroupServer {
   int listener_fd_ = -1;
   bool listener_paused_ = false;
   std::size_t closing_count_ = 0;  // clients sending their last lines (timed by the tick)
-  SignalPipe signals_;
+  StopSignals& signals_;
   ConsoleInput console_;
   SpareDescriptor spare_;
   std::unordered_map<ClientId, std::unique_ptr<Client>> clients_;
@@ -105,13 +105,14 @@ class GroupServer {
   GroupTotals totals_;
 };
 
-GroupServer::GroupServer(const GroupOptions& options)
+GroupServer::GroupServer(const GroupOptions& options, Socket listener, StopSignals& signals)
     : options_(options),
       framing_(options.framing_kind()),
       access_(options.access()),
       room_(options.room()),
       loop_(make_poller(options.io)),
-      listener_(open_listener(options)) {
+      listener_(std::move(listener)),
+      signals_(signals) {
   listener_fd_ = listener_.fileno();
 }
 
@@ -444,8 +445,8 @@ void GroupServer::shut_down() {
 
 }  // namespace
 
-int run_group_event_loop(const GroupOptions& options) {
-  GroupServer server(options);
+int run_group_event_loop(const GroupOptions& options, Socket listener, StopSignals& signals) {
+  GroupServer server(options, std::move(listener), signals);
   return server.run();
 }
 

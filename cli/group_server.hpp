@@ -21,6 +21,6 @@
 namespace sockchat::cli {
 
 // Runs until SIGINT/SIGTERM; returns the exit status.
-int run_group_event_loop(const GroupOptions& options);
+int run_group_event_loop(const GroupOptions& options, Socket listener, StopSignals& signals);
 
 }  // namespace sockchat::cli

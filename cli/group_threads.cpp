@@ -53,7 +53,7 @@ struct Client {
 
 class ThreadedServer {
  public:
-  explicit ThreadedServer(const GroupOptions& options);
+  ThreadedServer(const GroupOptions& options, Socket listener, StopSignals& signals);
   int run();
 
  private:
@@ -84,7 +84,7 @@ class ThreadedServer {
   const AccessList access_;
   EventLoop loop_;
   Socket listener_;
-  SignalPipe signals_;
+  StopSignals& signals_;
   ConsoleInput console_;
   SpareDescriptor spare_;
   GroupTotals totals_;
@@ -99,12 +99,13 @@ class ThreadedServer {
   bool stopping_ = false;   // shutting down: the room is told once, not once per leaver
 };
 
-ThreadedServer::ThreadedServer(const GroupOptions& options)
+ThreadedServer::ThreadedServer(const GroupOptions& options, Socket listener, StopSignals& signals)
     : options_(options),
       framing_(options.framing_kind()),
       access_(options.access()),
       loop_(make_poll_poller()),
-      listener_(open_listener(options)),
+      listener_(std::move(listener)),
+      signals_(signals),
       room_(options.room()) {}
 
 int ThreadedServer::run() {
@@ -439,8 +440,8 @@ void ThreadedServer::drop_largest_queues() {
 
 }  // namespace
 
-int run_group_threads(const GroupOptions& options) {
-  ThreadedServer server(options);
+int run_group_threads(const GroupOptions& options, Socket listener, StopSignals& signals) {
+  ThreadedServer server(options, std::move(listener), signals);
   return server.run();
 }
 

@@ -19,6 +19,6 @@
 namespace sockchat::cli {
 
 // Runs until SIGINT/SIGTERM; returns the exit status.
-int run_group_threads(const GroupOptions& options);
+int run_group_threads(const GroupOptions& options, Socket listener, StopSignals& signals);
 
 }  // namespace sockchat::cli

@@ -10,6 +10,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "core/signals.hpp"
 #include "core/text.hpp"
 
 namespace {
@@ -41,7 +42,7 @@ int main(int argc, char** argv) {
   using namespace sockchat::cli;
   // A peer that closes while we write must be an EPIPE error, not a silent death. Sockets
   // use MSG_NOSIGNAL already; this covers writes to stdout into a closed pipe too.
-  std::signal(SIGPIPE, SIG_IGN);
+  sockchat::ignore_sigpipe();
   open_missing_standard_descriptors();
 
   CLI::App app{"sockchat — TCP and UDP sockets, made visible: chat, netcat, probe, teach."};

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""check_lessons.py — runs the shell sessions in the lessons' READMEs and compares outputs.
+"""check_lessons.py — runs the shell sessions in lessons and answer keys, compares outputs.
 
 A lesson cannot rot if what it tells students to type is run on every build. The format
 (lessons/README.md explains it to authors):

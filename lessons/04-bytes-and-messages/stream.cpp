@@ -1,7 +1,9 @@
 // Lesson 04 — TCP is a byte stream: send() may send less, recv() may cut anywhere.
 //
-// send() returns how many bytes the kernel took; when the send buffer is full it takes
-// only part, so sendall() loops. recv(n) returns whatever has arrived, up to n bytes: half
+// send() returns how many bytes the kernel took. A blocking send() on Linux waits until
+// all of them are queued (unless a signal interrupts it); in timeout mode (settimeout, as
+// here) or nonblocking mode it takes what fits in the send buffer and returns, so
+// sendall() loops. recv(n) returns whatever has arrived, up to n bytes: half
 // a message, two messages, or half of a UTF-8 character. A framing (here: lines) puts
 // the messages back together. Read: send(2), recv(2), utf-8(7).
 #include <netinet/in.h>
@@ -25,9 +27,11 @@ int main() {
   client.connect(server.getsockname());
   Socket conn = server.accept().first;  // a plain variable: the reader thread captures it
 
-  // 1. send() is allowed to take only part: nobody reads, so the buffers fill up.
+  // 1. send() is allowed to take only part: nobody reads, so the buffers fill up. In
+  // blocking mode it would wait for room instead; settimeout() makes it return with a part.
   const std::string big(8 << 20, 'x');  // 8 MiB, more than the kernel buffers
   client.settimeout(std::chrono::milliseconds(200));
+
   const std::size_t n = client.send(big);
   std::printf("send(8 MiB) took only part of it: %s\n", n < big.size() ? "yes" : "no");
 
