@@ -43,7 +43,9 @@ struct GroupOptions {
 
   Framing framing_kind() const { return *parse_framing(framing); }
   AccessList access() const;  // parses --allow/--deny; throws UsageError
-  ChatRoom::Options room() const { return {echo, max_line, idle_timeout}; }
+  ChatRoom::Options room() const {
+    return {echo, max_line, idle_timeout, framing_kind() == Framing::length};
+  }
 };
 
 // socket → setsockopt(SO_REUSEADDR) → bind → listen, nonblocking, and the "listening" event

@@ -68,9 +68,7 @@ bool has_control_or_space(std::string_view text) {
 }
 
 // "<alice> " + "hi\n* server shutting down" → "<alice> hi\n<alice> * server shutting down".
-// A raw-framed client's message may hold newlines; every line it makes a member read starts
-// with the sender's prefix, so none can pass for a notice or for the server. A newline at
-// the very end ends the last line; it does not start an empty one.
+// A newline at the very end ends the last line; it does not start an empty one.
 std::string prefix_lines(std::string_view prefix, std::string_view text) {
   std::string out;
   for (;;) {
@@ -112,6 +110,13 @@ const std::string& ChatRoom::name_of(ClientId id) const {
   static const std::string none;
   const auto it = names_.find(id);
   return it == names_.end() ? none : it->second;
+}
+
+// A raw-framed message is whatever one recv() returned, newlines included: each line a
+// member reads starts with the sender's prefix, so none can pass for a notice or the server.
+std::string ChatRoom::with_prefix(std::string_view prefix, std::string_view text) const {
+  if (options_.whole_frames) return std::string(prefix).append(text);
+  return prefix_lines(prefix, text);
 }
 
 std::string ChatRoom::next_guest_name() {
@@ -167,7 +172,7 @@ void ChatRoom::receive(ClientId id, std::string_view line, Outcome& out) {
 void ChatRoom::say(ClientId id, std::string_view text, Outcome& out) {
   const std::string& name = name_of(id);
   ++messages_;
-  out.deliveries.push_back({public_audience(), id, prefix_lines(fmt::format("<{}> ", name), text)});
+  out.deliveries.push_back({public_audience(), id, with_prefix(fmt::format("<{}> ", name), text)});
   out.events.push_back({RoomEvent::Kind::message, name, std::string(text)});
 }
 
@@ -237,14 +242,14 @@ void ChatRoom::private_message(ClientId id, std::string_view args, Outcome& out)
   }
   ++messages_;
   out.deliveries.push_back({Audience::one, found->second,
-                            prefix_lines(fmt::format("<{}> (private) ", name_of(id)), text)});
+                            with_prefix(fmt::format("<{}> (private) ", name_of(id)), text)});
 }
 
 void ChatRoom::action(ClientId id, std::string_view text, Outcome& out) {
   if (text.empty()) return out.deliveries.push_back({Audience::one, id, "! usage: /me TEXT"});
   const std::string& name = name_of(id);
   ++messages_;
-  out.deliveries.push_back({public_audience(), id, prefix_lines(fmt::format("* {} ", name), text)});
+  out.deliveries.push_back({public_audience(), id, with_prefix(fmt::format("* {} ", name), text)});
   out.events.push_back({RoomEvent::Kind::action, name, std::string(text)});
 }
 

@@ -130,6 +130,13 @@ TEST_CASE("every line of a message carries its sender's prefix", "[room][hostile
   CHECK(r.events.back().text == "one line, ended\n");  // the console's copy is unchanged
 }
 
+TEST_CASE("a length frame is relayed whole, with one prefix", "[room]") {
+  Room r(2, {false, 4096, 0, true});  // --framing length: the reader sees where a frame ends
+  r.clear();
+  r.say(1, "two\nlines");
+  CHECK(r.take(2) == Lines{"<guest1> two\nlines"});
+}
+
 TEST_CASE("an empty line says nothing; //text says /text", "[room]") {
   Room r(2);
   r.clear();
