@@ -25,6 +25,12 @@ matches any text. Runs of blanks compare equal, trailing blanks and strace-like 
 ports 8000-8009 and 9000-9009 are replaced, block by block, with free ports the kernel
 picks, so the README shows what a student types and the check never collides.
 
+A block whose opening line says ```console netns``` creates network namespaces (lesson
+14): it runs only where that is allowed (root, or CAP_NET_ADMIN and CAP_SYS_ADMIN) and is
+reported "not checked" with the reason elsewhere. The namespace names sc-server and
+sc-client are made unique for each run of the checker (sc-server-PID), and every namespace
+of the run is deleted after each README, whatever happened in it.
+
 Each block runs in a fresh temporary directory with the build directories first on PATH,
 stdin from /dev/null, every process in its own session; at the end of a block every job
 still running gets SIGTERM, then SIGKILL. Only loopback addresses appear in the lessons.
@@ -45,6 +51,8 @@ import time
 import unittest
 
 PORT_RE = re.compile(r"(?<![\d.])(800\d|900\d)(?!\d)")
+NETNS_RE = re.compile(r"\bsc-(server|client)\b(?!-)")  # lesson 14's namespaces
+NETNS_SUFFIX = f"-{os.getpid()}"
 TIMING_RE = re.compile(r" <\d+\.\d+s>")
 JOB_RE = re.compile(r"^(kill(?: -(?:INT|TERM|HUP|KILL))?|wait)(?: %(\d+))?$")
 
@@ -66,11 +74,12 @@ class Step:
 
 
 class Block:
-    def __init__(self, path, line_no, checked, given=None):
+    def __init__(self, path, line_no, checked, given=None, netns=False):
         self.path = path
         self.line_no = line_no
         self.checked = checked
         self.given = given  # the first word of the step that states the block's condition
+        self.netns = netns  # it creates network namespaces
         self.steps = []
 
     def is_given(self, step):
@@ -85,7 +94,8 @@ def parse(path, text):
             if stripped.startswith("```console"):
                 words = stripped[3:].split()
                 given = [w.split("=", 1)[1] for w in words[1:] if w.startswith("given=")]
-                block = Block(path, no, "nocheck" not in words[1:], (given or [None])[0])
+                block = Block(path, no, "nocheck" not in words[1:], (given or [None])[0],
+                              "netns" in words[1:])
             continue
         if stripped.startswith("```"):
             blocks.append(block)
@@ -211,7 +221,55 @@ def port_map_for(block):
 
 
 def substitute(text, ports):
+    text = NETNS_RE.sub(lambda m: m.group(0) + NETNS_SUFFIX, text)
     return PORT_RE.sub(lambda m: ports.get(m.group(1), m.group(1)), text)
+
+
+# ---------------------------------------------------------------------------------------
+# Network namespaces (lesson 14): only where they may be created, always removed.
+
+
+def ip_netns(*args):
+    return subprocess.run(["ip", "netns", *args], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=COMMAND_TIMEOUT)
+
+
+def why_no_netns():
+    """None if this process may do what lesson 14 does (a namespace, a veth pair in it,
+    nftables there), else the reason it may not."""
+    probe = "sc-probe" + NETNS_SUFFIX
+    try:
+        made = ip_netns("add", probe)
+    except OSError as e:
+        return f"ip (iproute2) cannot run: {e.strerror}"
+    if made.returncode != 0:
+        return (f"creating a network namespace needs root or CAP_NET_ADMIN and "
+                f"CAP_SYS_ADMIN: {made.stderr.strip()}")
+    try:
+        for what, command in (("a veth pair", ["ip", "link", "add", "sc0", "type", "veth",
+                                               "peer", "name", "sc1"]),
+                              ("nftables", ["nft", "list", "tables"])):
+            try:
+                done = ip_netns("exec", probe, *command)
+            except OSError as e:
+                return f"{what}: {e.strerror}"
+            if done.returncode != 0:
+                return f"{what} is not available here: {done.stderr.strip()}"
+        return None
+    finally:
+        ip_netns("delete", probe)
+
+
+def remove_namespaces():
+    """Deletes this run's namespaces, and those left by runs that died (their PID is gone)."""
+    try:
+        listed = ip_netns("list").stdout.split()
+    except OSError:
+        return
+    for name in listed:
+        found = re.fullmatch(r"sc-[a-z]+-(\d+)", name)
+        if found and (name.endswith(NETNS_SUFFIX) or not os.path.exists(f"/proc/{found[1]}")):
+            ip_netns("delete", name)
 
 
 class Failure(Exception):
@@ -324,6 +382,27 @@ def run_block(block, env):
         shutil.rmtree(cwd, ignore_errors=True)
 
 
+def run_blocks(blocks, env, netns_refused, failures, skipped, ran):
+    for block in blocks:
+        if not block.checked:
+            skipped += 1
+            continue
+        if block.netns and netns_refused:
+            print(f"SKIP {block.path}:{block.line_no}: not checked: {netns_refused}",
+                  file=sys.stderr)
+            skipped += 1
+            continue
+        ran += 1
+        try:
+            run_block(block, env)
+        except NotGiven as e:
+            print("SKIP " + str(e), file=sys.stderr)
+            ran, skipped = ran - 1, skipped + 1
+        except Failure as e:
+            failures.append(str(e))
+    return skipped, ran
+
+
 def check_files(paths, bin_dirs):
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([os.path.abspath(d) for d in bin_dirs] + [env.get("PATH", "")])
@@ -332,6 +411,7 @@ def check_files(paths, bin_dirs):
     env["SEED"] = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e",
                                "seed")
     failures, ran, skipped = [], 0, 0
+    netns_refused = None
     for path in paths:
         try:
             with open(path, encoding="utf-8") as f:
@@ -339,18 +419,14 @@ def check_files(paths, bin_dirs):
         except (OSError, ValueError) as e:
             failures.append(str(e))
             continue
-        for block in blocks:
-            if not block.checked:
-                skipped += 1
-                continue
-            ran += 1
-            try:
-                run_block(block, env)
-            except NotGiven as e:
-                print("SKIP " + str(e), file=sys.stderr)
-                ran, skipped = ran - 1, skipped + 1
-            except Failure as e:
-                failures.append(str(e))
+        uses_netns = any(b.netns and b.checked for b in blocks)
+        if uses_netns:
+            netns_refused = why_no_netns()
+        try:
+            skipped, ran = run_blocks(blocks, env, netns_refused, failures, skipped, ran)
+        finally:
+            if uses_netns and not netns_refused:
+                remove_namespaces()  # after each README, even one that failed half-way
     for failure in failures:
         print("FAIL " + failure, file=sys.stderr)
     print(f"{ran} block(s) run, {skipped} not checked, {len(failures)} failed")
@@ -445,6 +521,12 @@ class SelfTest(unittest.TestCase):
         self.assertEqual(list(ports), ["8000"])
         self.assertEqual(substitute("a:8000 18000 80000 port 8000.", ports),
                          f"a:{ports['8000']} 18000 80000 port {ports['8000']}.")
+
+    def test_namespace_names_are_unique_to_the_run(self):
+        self.assertEqual(substitute("ip netns add sc-server; ip -n sc-client x", {}),
+                         f"ip netns add sc-server{NETNS_SUFFIX}; ip -n sc-client{NETNS_SUFFIX} x")
+        self.assertTrue(parse("t", "```console netns\n$ true\n```\n")[0].netns)
+        self.assertFalse(parse("t", "```console\n$ true\n```\n")[0].netns)
 
     def test_a_block_runs_jobs_and_checks_output(self):
         env = dict(os.environ)
