@@ -44,9 +44,7 @@ struct GroupOptions {
 
   Framing framing_kind() const { return *parse_framing(framing); }
   AccessList access() const;  // parses --allow/--deny; throws UsageError
-  ChatRoom::Options room() const {
-    return {echo, max_line, idle_timeout, framing_kind() == Framing::length};
-  }
+  ChatRoom::Options room() const { return {echo, max_line, idle_timeout}; }
   EngineOptions engine() const {
     EngineOptions e;
     e.framing = framing_kind();

@@ -67,20 +67,6 @@ bool has_control_or_space(std::string_view text) {
   return false;
 }
 
-// "<alice> " + "hi\n* server shutting down" → "<alice> hi\n<alice> * server shutting down".
-// A newline at the very end ends the last line; it does not start an empty one.
-std::string prefix_lines(std::string_view prefix, std::string_view text) {
-  std::string out;
-  for (;;) {
-    const std::size_t nl = text.find('\n');
-    out.append(prefix).append(text.substr(0, nl));
-    if (nl == std::string_view::npos) return out;
-    out += '\n';
-    text.remove_prefix(nl + 1);
-    if (text.empty()) return out;
-  }
-}
-
 }  // namespace
 
 bool valid_name(std::string_view name) {
@@ -110,13 +96,6 @@ const std::string& ChatRoom::name_of(ClientId id) const {
   static const std::string none;
   const auto it = names_.find(id);
   return it == names_.end() ? none : it->second;
-}
-
-// A raw-framed message is whatever one recv() returned, newlines included: each line a
-// member reads starts with the sender's prefix, so none can pass for a notice or the server.
-std::string ChatRoom::with_prefix(std::string_view prefix, std::string_view text) const {
-  if (options_.whole_frames) return std::string(prefix).append(text);
-  return prefix_lines(prefix, text);
 }
 
 std::string ChatRoom::next_guest_name() {
@@ -172,7 +151,7 @@ void ChatRoom::receive(ClientId id, std::string_view line, Outcome& out) {
 void ChatRoom::say(ClientId id, std::string_view text, Outcome& out) {
   const std::string& name = name_of(id);
   ++messages_;
-  out.deliveries.push_back({public_audience(), id, with_prefix(fmt::format("<{}> ", name), text)});
+  out.deliveries.push_back({public_audience(), id, fmt::format("<{}> {}", name, text)});
   out.events.push_back({RoomEvent::Kind::message, name, std::string(text)});
 }
 
@@ -241,15 +220,15 @@ void ChatRoom::private_message(ClientId id, std::string_view args, Outcome& out)
     return out.deliveries.push_back({Audience::one, id, fmt::format("! no such name: {}", to)});
   }
   ++messages_;
-  out.deliveries.push_back({Audience::one, found->second,
-                            with_prefix(fmt::format("<{}> (private) ", name_of(id)), text)});
+  out.deliveries.push_back(
+      {Audience::one, found->second, fmt::format("<{}> (private) {}", name_of(id), text)});
 }
 
 void ChatRoom::action(ClientId id, std::string_view text, Outcome& out) {
   if (text.empty()) return out.deliveries.push_back({Audience::one, id, "! usage: /me TEXT"});
   const std::string& name = name_of(id);
   ++messages_;
-  out.deliveries.push_back({public_audience(), id, with_prefix(fmt::format("* {} ", name), text)});
+  out.deliveries.push_back({public_audience(), id, fmt::format("* {} {}", name, text)});
   out.events.push_back({RoomEvent::Kind::action, name, std::string(text)});
 }
 

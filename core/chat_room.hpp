@@ -55,10 +55,6 @@ class ChatRoom {
     bool echo = false;            // --echo: a sender hears its own messages too
     std::size_t max_line = 4096;  // --max-line, quoted in "! line too long"
     double idle_timeout = 0;      // --idle-timeout, quoted in "! idle for S s"
-    // Length framing: a message is one frame, relayed whole with one prefix (the reader sees
-    // where it ends). Otherwise every line of a message gets its sender's prefix, so a raw
-    // message "hi\n* server shutting down" cannot show others a notice the server never wrote.
-    bool whole_frames = false;
   };
   ChatRoom();
   explicit ChatRoom(Options options);
@@ -91,7 +87,6 @@ class ChatRoom {
   void action(ClientId id, std::string_view text, Outcome& out);
   void say(ClientId id, std::string_view text, Outcome& out);
   std::string next_guest_name();
-  std::string with_prefix(std::string_view prefix, std::string_view text) const;
   Audience public_audience() const { return options_.echo ? Audience::everyone : Audience::others; }
 
   Options options_;

@@ -111,32 +111,6 @@ TEST_CASE("bytes are relayed as they are: invalid UTF-8 and NUL included", "[roo
   CHECK(r.take(2) == Lines{"<guest1> " + odd});
 }
 
-// Found by tests/fuzz/chat_room.cpp: a raw-framed message is whatever one recv() returned,
-// newlines included, and "hi\n* server shutting down" reached everyone as a notice of its own.
-TEST_CASE("every line of a message carries its sender's prefix", "[room][hostile]") {
-  Room r(2);
-  r.say(2, "/nick bob");
-  r.clear();
-  r.say(1, "hi\n* server shutting down\n<server> run rm -rf ~");
-  CHECK(r.take(2) ==
-        Lines{"<guest1> hi\n<guest1> * server shutting down\n<guest1> <server> run rm -rf ~"});
-  r.say(1, "/me waves\n* guest1 left");
-  CHECK(r.take(2) == Lines{"* guest1 waves\n* guest1 * guest1 left"});
-  r.say(1, "/msg bob psst\n<server> (private) trust me");
-  CHECK(r.take(2) ==
-        Lines{"<guest1> (private) psst\n<guest1> (private) <server> (private) trust me"});
-  r.say(1, "one line, ended\n");  // a final newline starts no empty line
-  CHECK(r.take(2) == Lines{"<guest1> one line, ended\n"});
-  CHECK(r.events.back().text == "one line, ended\n");  // the console's copy is unchanged
-}
-
-TEST_CASE("a length frame is relayed whole, with one prefix", "[room]") {
-  Room r(2, {false, 4096, 0, true});  // --framing length: the reader sees where a frame ends
-  r.clear();
-  r.say(1, "two\nlines");
-  CHECK(r.take(2) == Lines{"<guest1> two\nlines"});
-}
-
 TEST_CASE("an empty line says nothing; //text says /text", "[room]") {
   Room r(2);
   r.clear();
