@@ -1,13 +1,12 @@
 // chat_room.cpp — ChatRoom's commands and names (core/chat_room.hpp), driven as a hostile
 // group of up to six clients would: joins, leaves, any line, any command, any name.
 //
-// Input: a script. Byte 0 sets the options (bit 0 --echo, bit 1 whole_frames: length
-// framing); then each step is an operation byte, a client byte, and for a line its length
-// byte and bytes. After every step the room must still keep its rules:
+// Input: a script. Byte 0 sets the options (bit 0 --echo); then each step is an operation
+// byte, a client byte, and for a line its length byte and bytes. After every step the room must
+// still keep its rules:
 //   - its members are the clients that joined and have not left, each under a valid name,
 //     no two names with the same key, none that passes for the server;
-//   - what a client's line makes others read carries that client's name: every line
-//     (split at '\n', as a terminal shows it; for length framing, every frame) starts with
+//   - what a client's line makes others read carries that client's name: it starts with
 //     "<NAME>" or "* NAME ", never with "<server>", another name, or a bare notice;
 //   - a delivery goes to a member (or to the client just leaving, its last words).
 #include <map>
@@ -45,26 +44,13 @@ void check_members(const ChatRoom& room, const std::set<ClientId>& joined) {
   }
 }
 
-// What `sender`'s line made the room say: to others, only lines signed by the sender. With
-// whole_frames (length framing) a delivery is one frame, so only its start is a line start.
-void check_signed(const Outcome& out, ClientId sender, const std::set<std::string>& names,
-                  bool whole_frames) {
+// What `sender`'s line made the room say: to others, only lines signed by the sender. The
+// room is given one line at a time (room_engine.cpp fuzzes how a message becomes lines).
+void check_signed(const Outcome& out, ClientId sender, const std::set<std::string>& names) {
   for (const Delivery& d : out.deliveries) {
     const bool to_others = d.audience != Audience::one || d.client != sender;
-    if (!to_others) continue;
-    std::string_view rest = d.line;
-    for (;;) {
-      if (whole_frames) {
-        require(signed_by(rest, names), "others read a frame their sender did not sign", d.line);
-        break;
-      }
-      const std::size_t nl = rest.find('\n');
-      const std::string_view line = rest.substr(0, nl);
-      require(signed_by(line, names), "others read a line their sender did not sign", d.line);
-      if (nl == std::string_view::npos) break;
-      rest.remove_prefix(nl + 1);
-      if (rest.empty()) break;  // a final newline ends the last line
-    }
+    if (to_others)
+      require(signed_by(d.line, names), "others read a line its sender did not sign", d.line);
   }
 }
 
@@ -82,8 +68,7 @@ void check_recipients(const Outcome& out, const ChatRoom& room, ClientId acting)
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   sockchat::fuzz::Input in(data, size);
   const std::uint8_t flags = in.byte();
-  const ChatRoom::Options options{(flags & 1) != 0, 64, 1.5, (flags & 2) != 0};
-  ChatRoom room(options);
+  ChatRoom room(ChatRoom::Options{(flags & 1) != 0, 64, 1.5});
   std::set<ClientId> joined;
   for (int steps = 0; !in.empty() && steps < 256; ++steps) {
     const std::uint8_t op = in.byte();
@@ -120,7 +105,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::set<std::string> names = before;
         names.insert(room.name_of(id));  // after /nick, the line names the new name too
         names.erase("");
-        if (!before.begin()->empty()) check_signed(out, id, names, options.whole_frames);
+        if (!before.begin()->empty()) check_signed(out, id, names);
       }
     }
     check_recipients(out, room, id);

@@ -38,7 +38,7 @@ for name in "${targets[@]}"; do
       "${edges:-cov: ?}" "$(ls "$work" | wc -l)"
   else
     printf 'fuzz %-16s FAILED  (exit %s); the log ends:\n' "$name" "$rc"
-    grep -E -m8 'fuzz property failed|  detail:|ERROR: |runtime error|SUMMARY|Test unit written' \
+    grep -a -E -m8 'fuzz property failed|  detail:|ERROR: |runtime error|SUMMARY|Test unit written' \
       "$log" | sed 's/^/    /'
     failed+=("$name")
   fi
