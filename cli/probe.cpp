@@ -20,7 +20,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <ctime>
 #include <set>
 #include <thread>
@@ -36,6 +35,7 @@
 #include "core/error.hpp"
 #include "core/port_spec.hpp"
 #include "core/probe.hpp"
+#include "core/signals.hpp"
 
 namespace sockchat::cli {
 
@@ -169,50 +169,17 @@ void report_stats(const ProbeCliOptions& o, const std::vector<ProbeResult>& last
 }
 
 // Ctrl-C (or SIGTERM) during --count ends it as it ends ping: with the statistics of the
-// rounds done. The two signals are blocked, so the round in flight finishes (within
-// --timeout); the pause between rounds waits for them with sigtimedwait(2), so a signal
-// ends it at once. Read: sigprocmask(2), sigtimedwait(2), sigpending(2).
-class StopBetweenRounds {
- public:
-  StopBetweenRounds() {
-    sigemptyset(&quit_);
-    sigaddset(&quit_, SIGINT);
-    sigaddset(&quit_, SIGTERM);
-    ::sigprocmask(SIG_BLOCK, &quit_, &old_);
-  }
-  ~StopBetweenRounds() {
-    pause(0);  // a Ctrl-C during the last round is taken too: the statistics are out
-    ::sigprocmask(SIG_SETMASK, &old_, nullptr);
-  }
-  StopBetweenRounds(const StopBetweenRounds&) = delete;
-  StopBetweenRounds& operator=(const StopBetweenRounds&) = delete;
-
-  // Waits up to `seconds` for a quit signal, taking it; true if one came (or was pending).
-  bool pause(double seconds) {
-    const auto end = Clock::now() + Seconds(std::max(0.0, seconds));
-    for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(end - Clock::now());
-      const std::int64_t ns = std::max<std::int64_t>(0, left.count());
-      const timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-      if (::sigtimedwait(&quit_, nullptr, &ts) >= 0) return true;  // taken: never delivered
-      if (errno != EINTR || ns == 0) return false;                 // EAGAIN: the time is up
-    }
-  }
-
- private:
-  sigset_t quit_{};
-  sigset_t old_{};
-};
-
+// rounds done. The first signal lets the round in flight finish (within --timeout) and
+// cuts the pause between rounds short; a second exits at once (core/signals.hpp).
 int run_count(const ProbeCliOptions& o, const std::vector<Address>& targets) {
   const auto start = Clock::now();
   std::vector<RttStats> stats(targets.size());
   std::vector<std::size_t> opens(targets.size(), 0);
   std::vector<ProbeResult> last;
   std::vector<ProbeResult> ever_open;  // for the exit status: open in at least one round
-  StopBetweenRounds quit;
-  for (std::size_t seq = 1; seq <= o.count; ++seq) {
-    if (seq > 1 && quit.pause(o.interval)) break;  // ping's pause, or Ctrl-C
+  StopSignals stop;
+  for (std::size_t seq = 1; seq <= o.count && !stop.requested(); ++seq) {
+    if (seq > 1 && stop.sleep(o.interval)) break;  // ping's pause, or Ctrl-C
     last = probe(targets, engine_options(o));
     report_results(o.host, last, o.udp, seq);
     for (std::size_t i = 0; i < last.size(); ++i) {
