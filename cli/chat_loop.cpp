@@ -8,9 +8,7 @@
 // termios(3), isatty(3), ioctl_tty(2) (TIOCGWINSZ).
 #include "cli/chat_loop.hpp"
 
-#include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,8 +21,11 @@
 
 #include "cli/common.hpp"
 #include "cli/splice_out.hpp"
+#include "core/byte_stream.hpp"
 #include "core/error.hpp"
+#include "core/line_editor.hpp"
 #include "core/screen.hpp"
+#include "core/terminal.hpp"
 #include "core/text.hpp"
 
 namespace sockchat::cli {
@@ -138,98 +139,7 @@ void warning(std::string_view text) {
   write_all(STDERR_FILENO, fmt::format("sockchat: {}\n", line));
 }
 
-// ---------------------------------------------------------------------------------------
-// The terminal: keys one by one, and a line editor, so a message that arrives while you
-// type is printed above your half-typed line instead of through it.
-
 namespace {
-
-// Turns off canonical mode and echo (termios(3)) for as long as it lives. ISIG stays on,
-// so Ctrl-C is still SIGINT; output processing stays on, so "\n" still moves to column 0.
-class RawTerminal {
- public:
-  RawTerminal() {
-    if (tcgetattr(STDIN_FILENO, &saved_) != 0) return;
-    termios raw = saved_;
-    raw.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO);
-    raw.c_cc[VMIN] = 1;
-    raw.c_cc[VTIME] = 0;
-    active_ = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
-  }
-  ~RawTerminal() {
-    if (active_) tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
-  }
-  RawTerminal(const RawTerminal&) = delete;
-  RawTerminal& operator=(const RawTerminal&) = delete;
-
- private:
-  termios saved_{};
-  bool active_ = false;
-};
-
-// The keys a chat needs: text, Enter, Backspace, Ctrl-U, Ctrl-W, Ctrl-D. Escape sequences
-// (arrows, function keys) are swallowed. Pure logic: bytes in, what to do out.
-class LineEditor {
- public:
-  enum class Key { none, changed, submit, eof };
-
-  Key feed(char c) {
-    if (escape_ != 0) return skip_escape(c);
-    switch (c) {
-      case '\r':
-      case '\n':
-        return Key::submit;
-      case 0x7f:  // Backspace (DEL) and Ctrl-H remove one UTF-8 character
-      case 0x08:
-        while (!line_.empty() && (static_cast<unsigned char>(line_.back()) & 0xC0) == 0x80) {
-          line_.pop_back();
-        }
-        if (!line_.empty()) line_.pop_back();
-        return Key::changed;
-      case 0x15:  // Ctrl-U: the whole line
-        line_.clear();
-        return Key::changed;
-      case 0x17:  // Ctrl-W: the last word
-        while (!line_.empty() && line_.back() == ' ') line_.pop_back();
-        while (!line_.empty() && line_.back() != ' ') line_.pop_back();
-        return Key::changed;
-      case 0x04:  // Ctrl-D ends the input only on an empty line, as a shell does
-        return line_.empty() ? Key::eof : Key::none;
-      case 0x1b:
-        escape_ = 1;
-        return Key::none;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t') return Key::none;
-        line_ += c;
-        return Key::changed;
-    }
-  }
-  const std::string& line() const { return line_; }
-  std::string take() { return std::exchange(line_, {}); }
-
- private:
-  // ESC [ params final, or ESC O x, or ESC x.
-  Key skip_escape(char c) {
-    if (escape_ == 1 && (c == '[' || c == 'O')) {
-      escape_ = 2;
-    } else if (escape_ == 1 || (c >= 0x40 && c <= 0x7e)) {
-      escape_ = 0;
-    }
-    return Key::none;
-  }
-
-  std::string line_;
-  int escape_ = 0;  // 0 none, 1 after ESC, 2 inside a sequence
-};
-
-// The terminal's width now, asked every time: a window resized since (SIGWINCH) is then
-// seen without a signal handler. Terminals that rewrap their lines when resized (tmux,
-// VTE, kitty) match this; one that does not (xterm) may keep a stale row on screen.
-std::size_t terminal_width() {
-  winsize size{};
-  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) != 0 || size.ws_col == 0) return kDefaultWidth;
-  return size.ws_col;
-}
 
 bool stdin_is_a_file() {
   struct stat st {};
@@ -241,7 +151,8 @@ bool stdin_is_a_file() {
 
 class Session {
  public:
-  Session(Socket& conn, const Address& peer, const ChatOptions& options, const QuitSignals& quit);
+  Session(ByteStream& stream, const Address& peer, const ChatOptions& options,
+          const QuitSignals& quit);
   ChatResult run();
   const ChatResult& result() const { return result_; }
 
@@ -269,12 +180,14 @@ class Session {
   std::string erase_input() const;
   void redraw();
 
-  Socket& conn_;
+  ByteStream& stream_;
+  Socket* plain_;  // the socket when there is no TLS on it (sendfile, splice)
   int fd_;
   std::string peer_;
   ChatOptions options_;
   const QuitSignals& quit_;
   bool nonblocking_;
+  bool drain_;        // read and write until EAGAIN each time poll() wakes us
   bool json_;         // output: message events on stdout
   bool display_;      // output: a terminal, so lines made visible
   bool raw_out_;      // output: bytes unchanged (a pipe, line or raw framing)
@@ -299,27 +212,31 @@ class Session {
   ChatResult result_;
 };
 
-Session::Session(Socket& conn, const Address& peer, const ChatOptions& options,
+Session::Session(ByteStream& stream, const Address& peer, const ChatOptions& options,
                  const QuitSignals& quit)
-    : conn_(conn),
-      fd_(conn.fileno()),
+    : stream_(stream),
+      plain_(stream.plain()),
+      fd_(stream.socket().fileno()),
       peer_(peer.to_string()),
       options_(options),
       quit_(quit),
       nonblocking_(is_nonblocking(options.mode)),
+      // TLS runs its socket nonblocking (see for_poll_loop) and reads one record per call.
+      drain_(nonblocking_ || plain_ == nullptr),
       json_(global_options().json),
       display_(!json_ && ::isatty(STDOUT_FILENO) == 1),
       raw_out_(!json_ && !display_ && options.framing != Framing::length),
       interactive_(::isatty(STDIN_FILENO) == 1),
       keys_(interactive_ && display_),
       bytes_in_(!interactive_ && options.framing != Framing::length),
-      file_in_(bytes_in_ && stdin_is_a_file()),
+      file_in_(bytes_in_ && plain_ != nullptr && stdin_is_a_file()),
       decoder_(options.framing, kMaxMessage),
       stdin_lines_(Framing::line, kMaxMessage),
       recv_buffer_(kChunk),
       stdin_buffer_(bytes_in_ ? kChunk : 4096) {
-  if (keys_) terminal_.emplace();
-  if (raw_out_) splice_ = SpliceOut::for_stdout();
+  if (keys_) terminal_.emplace(STDIN_FILENO);
+  stream_.for_poll_loop();
+  if (raw_out_ && plain_ != nullptr) splice_ = SpliceOut::for_stdout();
   if (raw_out_ && !splice_) widen_pipe(STDOUT_FILENO);
   if (bytes_in_) widen_pipe(STDIN_FILENO);
 }
@@ -331,15 +248,21 @@ ChatResult Session::run() {
     const short events = socket_events();
     const bool want_stdin = stdin_open_ && !file_in_ && (keys_ || pending().empty());
     pollfd fds[2] = {{events != 0 ? fd_ : -1, events, 0}, {want_stdin ? 0 : -1, POLLIN, 0}};
-    const int ready = quit_.poll(fds, 2, Deadline(wait_limit(options_.mode)));
+    // Bytes TLS has decrypted already are not the socket's: poll() cannot see them.
+    const bool held = peer_open_ && stream_.buffered();
+    const Timeout limit = held ? Timeout{std::chrono::seconds(0)} : wait_limit(options_.mode);
+    const int ready = quit_.poll(fds, 2, Deadline(limit));
     if (ready < 0) {
       result_.interrupted = true;
       break;
     }
-    if (ready == 0) throw TimeoutError(pending().empty() ? "recv" : "send", peer_, *options_.mode);
+    if (ready == 0 && !held) {
+      throw TimeoutError(pending().empty() ? "recv" : "send", peer_, *options_.mode);
+    }
     const short got = fds[0].revents;
-    if (peer_open_ && (got & (POLLIN | POLLHUP | POLLERR))) on_socket_ready();
-    if (got & (POLLOUT | POLLHUP | POLLERR)) {
+    const short trouble = POLLHUP | POLLERR;
+    if (peer_open_ && (held || (got & (stream_.recv_events() | trouble)))) on_socket_ready();
+    if (got & (stream_.send_events() | trouble)) {
       if (!pending().empty()) {
         flush();
       } else if (file_in_ && stdin_open_) {
@@ -355,15 +278,20 @@ ChatResult Session::run() {
 
 // Over when the peer has closed and we are done too. A person at a terminal is done as
 // soon as the peer leaves; a pipe first sends all of its input (the peer may only have
-// half-closed, as we do, and still be reading).
+// half-closed, as we do, and still be reading) — unless the rest of the input is for the
+// next peer (serve-1to1 --keep-open): then what was read from it is sent first, and the
+// rest stays in stdin.
 bool Session::over() const {
-  return !peer_open_ && (interactive_ || !write_open_);
+  if (peer_open_) return false;
+  return interactive_ || !write_open_ || (options_.end_with_peer && pending().empty());
 }
 
 short Session::socket_events() const {
-  short events = peer_open_ ? POLLIN : 0;
-  // Writability only while there is something to send, or a file to send from.
-  if (!pending().empty() || (file_in_ && stdin_open_)) events |= POLLOUT;
+  short events = peer_open_ ? stream_.recv_events() : 0;
+  // Writability only while there is something to send, a file to send from, or our end
+  // of stream to send (TLS's close_notify may have to wait for room).
+  const bool closing = !stdin_open_ && write_open_;
+  if (!pending().empty() || (file_in_ && stdin_open_) || closing) events |= stream_.send_events();
   return events;
 }
 
@@ -393,7 +321,7 @@ void Session::on_socket_ready() {
   // Nonblocking mode reads until the kernel answers EAGAIN (--trace shows it), a few
   // rounds at most so stdin is not starved. Blocking mode reads once: poll said one
   // recv() will not wait, a second one might.
-  const int rounds = nonblocking_ ? kNonblockingRounds : 1;
+  const int rounds = drain_ ? kNonblockingRounds : 1;
   for (int round = 0; round < rounds && peer_open_; ++round) {
     std::size_t n = 0;
     try {
@@ -421,13 +349,13 @@ void Session::on_socket_ready() {
 std::size_t Session::take_from_socket() {
   if (splice_) {
     try {
-      return splice_->take(conn_);
+      return splice_->take(*plain_);
     } catch (const SocketError& e) {
       if (e.error_number() != EINVAL) throw;
       splice_.reset();  // a socket that cannot be spliced from: recv() it is
     }
   }
-  return conn_.recv(recv_buffer_.data(), recv_buffer_.size());
+  return stream_.recv(recv_buffer_.data(), recv_buffer_.size());
 }
 
 void Session::deliver_spliced() {
@@ -467,7 +395,9 @@ void Session::show(const Frame& frame) {
   } else if (display_) {
     display(frame.data);
   } else {
-    write_all(STDOUT_FILENO, frame.data + '\n');  // --framing length in a pipe: a frame a line
+    // --framing length in a pipe: a frame a line, its own newlines escaped so that a peer
+    // cannot make one frame pass for several lines.
+    write_all(STDOUT_FILENO, one_line(frame.data) + '\n');
   }
 }
 
@@ -494,7 +424,7 @@ void Session::display(std::string_view line) {
 // is erased from the top row down: the cursor cannot go higher, so the rows that scrolled
 // off stay in the terminal's scrollback (readline has the same limit).
 std::string Session::erase_input() const {
-  return erase_rows(rows_taken(shown_, terminal_width()));
+  return erase_rows(rows_taken(shown_, terminal_width(STDOUT_FILENO, kDefaultWidth)));
 }
 
 void Session::redraw() {
@@ -508,19 +438,19 @@ void Session::redraw() {
 // stdin → socket.
 
 void Session::flush() {
-  // MSG_DONTWAIT: take what fits now and come back on the next POLLOUT. Waiting inside
+  // The stream takes what fits now; the rest waits for the next POLLOUT. Waiting inside
   // send() for the rest could deadlock: the peer may be blocked sending to us.
   do {
     std::size_t n = 0;
     try {
-      n = conn_.send(pending(), MSG_DONTWAIT);
+      n = stream_.send(pending());
     } catch (const WouldBlockError&) {
       return;
     } catch (const SocketError& e) {
       return on_send_error(e);
     }
     consumed(n);
-  } while (nonblocking_ && !pending().empty());
+  } while (drain_ && !pending().empty());
 }
 
 // stdin is a regular file (`sockchat connect HOST < big.iso`): sendfile(2) moves its pages
@@ -532,12 +462,12 @@ void Session::flush() {
 void Session::send_file() {
   std::size_t count = kFileChunk;
   if (!options_.mode) {
-    const int sndbuf = conn_.getsockopt(SOL_SOCKET, SO_SNDBUF);
+    const int sndbuf = plain_->getsockopt(SOL_SOCKET, SO_SNDBUF);
     count = std::min(count, static_cast<std::size_t>(std::max(sndbuf / 4, 1)));
   }
   std::size_t n = 0;
   try {
-    n = conn_.sendfile(STDIN_FILENO, count);
+    n = plain_->sendfile(STDIN_FILENO, count);
   } catch (const WouldBlockError&) {
     return;
   } catch (const SocketError& e) {
@@ -633,23 +563,24 @@ void Session::end_of_input() {
   }
 }
 
-// At the end of stdin, once all of it is sent: shutdown(SHUT_WR) sends our FIN. The peer
-// reads end-of-file, and can still answer: the other direction stays open.
+// At the end of stdin, once all of it is sent: shutdown(SHUT_WR) sends our FIN (TLS sends
+// close_notify first). The peer reads end-of-file, and can still answer: the other
+// direction stays open.
 void Session::half_close_when_done() {
   if (stdin_open_ || !write_open_ || !pending().empty()) return;
-  write_open_ = false;
   try {
-    conn_.shutdown(SHUT_WR);
-  } catch (const SocketError& e) {
-    if (e.error_number() != ENOTCONN) throw;  // ENOTCONN: the peer reset it already
+    stream_.shutdown_write();
+  } catch (const WouldBlockError&) {
+    return;  // TLS: no room for close_notify yet; poll() waits for it
   }
+  write_open_ = false;
 }
 
 }  // namespace
 
-ChatResult chat(Socket& conn, const Address& peer, const ChatOptions& options,
+ChatResult chat(ByteStream& stream, const Address& peer, const ChatOptions& options,
                 const QuitSignals& quit) {
-  Session session(conn, peer, options, quit);
+  Session session(stream, peer, options, quit);
   try {
     return session.run();
   } catch (const StdoutClosed&) {

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/address.hpp"
+#include "core/byte_stream.hpp"
 #include "core/framing.hpp"
 #include "core/socket.hpp"
 #include "core/wait.hpp"
@@ -71,6 +72,9 @@ struct ChatOptions {
   Framing framing = Framing::line;
   std::string nick;  // connect --nick: "/nick NAME" is sent first
   Timeout mode;      // nullopt blocking, 0 nonblocking, > 0 an idle timeout
+  // The peer's end of stream ends the conversation although stdin is still open: its rest
+  // is for the next peer (serve-1to1 --keep-open, as ncat -k does).
+  bool end_with_peer = false;
 };
 
 // Totals for the "closed" event.
@@ -80,10 +84,10 @@ struct ChatResult {
   std::size_t received = 0;
 };
 
-// Runs the conversation on `conn` until it is over: the peer closed and (unless on a
-// terminal) our side finished too, or a quit signal came. Throws SocketError on a reset,
-// TimeoutError when nothing moved for --timeout seconds.
-ChatResult chat(Socket& conn, const Address& peer, const ChatOptions& options,
+// Runs the conversation on `stream` (a socket, or TLS over one) until it is over: the peer
+// closed and (unless on a terminal) our side finished too, or a quit signal came. Throws
+// SocketError on a reset, TimeoutError when nothing moved for --timeout seconds.
+ChatResult chat(ByteStream& stream, const Address& peer, const ChatOptions& options,
                 const QuitSignals& quit);
 
 }  // namespace sockchat::cli

@@ -13,6 +13,7 @@
 #include "cli/chat_loop.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/tls_options.hpp"
 #include "core/error.hpp"
 
 namespace sockchat::cli {
@@ -24,9 +25,17 @@ struct ConnectOptions {
   std::string framing = "line";
   std::string nick;
   ModeOptions mode;
+  TlsOptions tls;
 };
 
 namespace {
+
+// The host part of HOST, as TLS names it (SNI, the certificate check): "localhost" for
+// "localhost:8443", "::1" for "[::1]:8443"; empty for a unix socket.
+std::string host_name(const ConnectOptions& o) {
+  if (o.host.starts_with("unix:")) return {};
+  return split_host_port(o.host).first;
+}
 
 // HOST [PORT] → the addresses to try. HOST is unix:/path, a literal (127.0.0.1, ::1,
 // [::1]), a name, or host:port in one word.
@@ -78,17 +87,35 @@ std::pair<Socket, Address> connect_any(const std::vector<Address>& addresses, Ti
   std::rethrow_exception(failure);
 }
 
+// The conversation over TLS: wrap the socket, handshake (bounded), say what was agreed.
+ChatResult chat_over_tls(const TlsContext& context, Socket& sock, const Address& peer,
+                         const ConnectOptions& o, const ChatOptions& chat_options,
+                         const QuitSignals& quit) {
+  TlsStream tls = TlsStream::client(context, sock, host_name(o), peer.to_string());
+  tls.do_handshake(o.tls.handshake_bound());
+  report_handshake(tls, peer.to_string(), o.tls.client.no_verify);
+  return chat(tls, peer, chat_options, quit);
+}
+
 }  // namespace
 
 int run_connect(const ConnectOptions& o) {
   QuitSignals quit;  // Ctrl-C while connecting simply exits: nothing to undo yet
   const std::vector<Address> addresses = targets(o);
+  const std::optional<TlsContext> tls = client_tls(o.tls);  // a bad --ssl-trustfile: exit 2
   const Timeout mode = o.mode.to_timeout();
   auto [sock, peer] = connect_any(addresses, mode);
   quit.arm();
   notice({{"event", "connected"}, {"peer", peer.to_string()}},
          fmt::format("connected to {}", peer.to_string()));
-  const ChatResult result = chat(sock, peer, {*parse_framing(o.framing), o.nick, mode}, quit);
+  const ChatOptions chat_options{*parse_framing(o.framing), o.nick, mode};
+  ChatResult result;
+  if (tls) {
+    result = chat_over_tls(*tls, sock, peer, o, chat_options, quit);
+  } else {
+    SocketStream plain(sock);
+    result = chat(plain, peer, chat_options, quit);
+  }
   sock.close();
   notice({{"event", "closed"},
           {"peer", peer.to_string()},
@@ -115,6 +142,7 @@ void setup_connect(CLI::App& app) {
       ->check(not_empty("a name", "NAME"));
   add_mode_options(*sub, options->mode);
   sub->get_option("--nonblocking")->excludes(sub->get_option("--timeout"));
+  add_tls_client_options(*sub, options->tls);
   sub->callback([options] { exit_code() = guarded([&] { return run_connect(*options); }); });
 }
 

@@ -83,22 +83,6 @@ void raise_descriptor_limit() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Lines on the wire.
-
-std::string wire(Framing framing, std::string_view line) {
-  if (framing == Framing::length) return encode(Framing::length, line);
-  std::string out;
-  out.reserve(line.size() + 1);
-  return out.append(line).append(1, '\n');
-}
-
-std::string_view without_line_ending(std::string_view message) {
-  if (message.ends_with('\n')) message.remove_suffix(1);
-  if (message.ends_with('\r')) message.remove_suffix(1);
-  return message;
-}
-
-// ---------------------------------------------------------------------------------------
 // Who may come in.
 
 std::optional<std::string> refusal(const GroupOptions& options, const AccessList& access,
@@ -212,7 +196,7 @@ void show_listening(const Address& bound, const GroupOptions& options) {
                   bound.port()));
 }
 
-void show_summary(const GroupTotals& t) {
+void show_summary(const EngineTotals& t) {
   emit({{"event", "summary"},
         {"clients", t.clients},
         {"refused", t.refused},
@@ -221,6 +205,14 @@ void show_summary(const GroupTotals& t) {
        fmt::format("server stopped: {} served, {} refused, {} dropped, {}",
                    plural(t.clients, "client"), t.refused, t.dropped,
                    plural(t.messages, "message")));
+}
+
+void announce_lines(RoomEngine& engine, const std::vector<std::string>& lines) {
+  for (const auto& line : lines) {
+    if (line.empty() || engine.stopping()) continue;
+    engine.announce(line);
+    emit({{"event", "message"}, {"name", "server"}, {"text", line}}, {});
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -348,11 +340,11 @@ bool out_of_descriptors(int err) {
 }
 
 static bool refuse_with_spare(Socket& listener, SpareDescriptor& spare, Framing framing,
-                              GroupTotals& totals) {
+                              std::uint64_t& refused) {
   spare.release();
   try {
     auto [socket, peer] = listener.accept();
-    ++totals.refused;
+    ++refused;
     refuse(socket, peer, "server full (out of file descriptors)", framing);
   } catch (const SocketError&) {
     // Not even one descriptor (ENFILE: the whole system is out).
@@ -360,21 +352,42 @@ static bool refuse_with_spare(Socket& listener, SpareDescriptor& spare, Framing 
   return spare.reopen();
 }
 
-bool accept_pending(Socket& listener, SpareDescriptor& spare, Framing framing, GroupTotals& totals,
-                    const Admit& admit, std::size_t limit) {
+// accept(2), ERRORS: "Linux accept() passes already-pending network errors on the new socket
+// as an error code from accept()... the application should treat them like EAGAIN by
+// retrying", and a firewall (EPERM) or a shortage of memory (ENOBUFS, ENOMEM) fails one
+// connection, not the server. Only a broken listener (EBADF, EINVAL...) is the server's end.
+static bool listener_is_broken(int err) {
+  return err == EBADF || err == EINVAL || err == ENOTSOCK || err == EFAULT;
+}
+
+void AcceptErrors::failed(int err) {
+  if (in_burst_++ > 0) return;  // once per burst: a storm of them must not flood stderr
+  error(fmt::format("accept: {}; the server goes on", errno_text(err)), errno_name(err));
+}
+
+void AcceptErrors::accepted() {
+  in_burst_ = 0;
+}
+
+bool accept_pending(Socket& listener, SpareDescriptor& spare, Framing framing,
+                    std::uint64_t& refused, AcceptErrors& errors, const Admit& admit,
+                    std::size_t limit) {
   for (std::size_t i = 0; i < limit; ++i) {
     try {
       auto [socket, peer] = listener.accept();
+      errors.accepted();
       admit(std::move(socket), peer);
     } catch (const WouldBlockError&) {
       return true;  // the backlog is empty
     } catch (const SocketError& e) {
+      const int err = e.error_number();
       // The client waits in the backlog and the listener stays readable: ignoring EMFILE
       // would spin the loop at 100% CPU.
-      if (out_of_descriptors(e.error_number())) {
-        return refuse_with_spare(listener, spare, framing, totals);
-      }
-      if (e.error_number() != ECONNABORTED) throw;  // ECONNABORTED: it left while waiting
+      if (out_of_descriptors(err)) return refuse_with_spare(listener, spare, framing, refused);
+      if (listener_is_broken(err)) throw;
+      errors.failed(err);
+      // Out of kernel memory: the connection may still wait; give the kernel a moment.
+      if (err == ENOBUFS || err == ENOMEM) return false;
     }
   }
   return true;

@@ -19,6 +19,7 @@
 #include "core/chat_room.hpp"
 #include "core/cidr.hpp"
 #include "core/framing.hpp"
+#include "core/room_engine.hpp"
 #include "core/signals.hpp"
 #include "core/socket.hpp"
 
@@ -44,6 +45,14 @@ struct GroupOptions {
   Framing framing_kind() const { return *parse_framing(framing); }
   AccessList access() const;  // parses --allow/--deny; throws UsageError
   ChatRoom::Options room() const { return {echo, max_line, idle_timeout}; }
+  EngineOptions engine() const {
+    EngineOptions e;
+    e.framing = framing_kind();
+    e.room = room();
+    e.max_queue = max_queue;
+    e.max_total_queue = max_total_queue;
+    return e;
+  }
 };
 
 // socket → setsockopt(SO_REUSEADDR) → bind → listen, nonblocking, and the "listening" event
@@ -55,12 +64,6 @@ void remove_unix_path(const GroupOptions& options);  // at exit, for --unix
 // per client, and the default soft limit (often 1024) would cap the room far too early.
 void raise_descriptor_limit();
 
-// The bytes on the wire for one line of the room: "line\n", or a length-prefixed frame.
-// Raw framing sends lines too: the tutorial's client prints whatever recv() returns.
-std::string wire(Framing framing, std::string_view line);
-// A raw message keeps what recv() returned; drop the sender's own line ending, if any.
-std::string_view without_line_ending(std::string_view message);
-
 // Why this peer may not join, or nullopt. `members`: clients in the room now.
 std::optional<std::string> refusal(const GroupOptions& options, const AccessList& access,
                                    const Address& peer, std::size_t members);
@@ -69,28 +72,37 @@ void refuse(Socket& client, const Address& peer, std::string_view why, Framing f
 // TCP_NODELAY: a chat line must not wait for Nagle's algorithm and the peer's delayed ACK.
 void set_nodelay(Socket& client);
 
-// --max-total-queue picks whom to drop from this list: the clients with output queued,
-// the most first (ties: the one that joined first). Both server models keep, per client,
-// `counted` (its bytes in the server-wide total) and `id`.
-template <typename ClientMap>
-auto largest_queues_first(const ClientMap& clients) {
-  std::vector<typename ClientMap::mapped_type::pointer> largest;
-  for (const auto& [id, c] : clients) {
-    if (c->counted > 0) largest.push_back(c.get());
-  }
-  std::sort(largest.begin(), largest.end(), [](const auto* a, const auto* b) {
-    return a->counted != b->counted ? a->counted > b->counted : a->id < b->id;
-  });
-  return largest;
-}
-
 // The console: room events as human lines or --json events.
 void show(const RoomEvent& event, std::string_view address = {});
 void show_listening(const Address& bound, const GroupOptions& options);
-struct GroupTotals {
-  std::uint64_t clients = 0, refused = 0, dropped = 0, messages = 0;
+void show_summary(const EngineTotals& totals);
+// Console lines go out as "<server> TEXT" and show as a "message" event of "server".
+void announce_lines(RoomEngine& engine, const std::vector<std::string>& lines);
+
+// What both models answer to the engine's console hook.
+class ConsoleHooks : public RoomEngine::Hooks {
+ public:
+  void show(const RoomEvent& event, std::string_view address) override {
+    cli::show(event, address);
+  }
 };
-void show_summary(const GroupTotals& totals);
+
+// One client's socket: its read and its write, each in one place, so that a TLS session
+// can later sit here without the engine knowing.
+class Connection {
+ public:
+  explicit Connection(Socket socket) : socket_(std::move(socket)) {}
+  // recv(2) into `buffer`: the bytes read, 0 at end of stream. Throws WouldBlockError
+  // (nothing there) or SocketError.
+  std::size_t receive(char* buffer, std::size_t size) { return socket_.recv(buffer, size); }
+  // One sendmsg(2) of the outbox's first pieces (up to IOV_MAX): the bytes the kernel took.
+  // Throws WouldBlockError (its buffer is full) or SocketError.
+  std::size_t send(const std::vector<std::string_view>& pieces) { return socket_.sendmsg(pieces); }
+  Socket& socket() { return socket_; }
+
+ private:
+  Socket socket_;
+};
 
 // The console's stdout, written by a thread of its own so that a terminal or pipe nobody
 // reads never stalls the room: emit()/say() only append to a bounded buffer (default
@@ -144,10 +156,21 @@ bool out_of_descriptors(int err);  // EMFILE or ENFILE
 
 // Accepts what waits in the backlog (at most `limit`, then the clients get a turn) and
 // hands each to `admit`. When accept() fails with EMFILE, the spare descriptor makes room to
-// accept, refuse with "! server full (out of file descriptors)", and close. Returns false if
-// even that failed: the caller stops watching the listener for a moment instead of spinning.
+// accept, refuse with "! server full (out of file descriptors)", and close. Every error
+// accept(2) says to retry (EPROTO, ENOBUFS, ECONNABORTED, EPERM...) is reported once per
+// burst (stderr and a JSON "error" event) and the server goes on. Returns false when the
+// caller should stop watching the listener for a moment (out of descriptors even with the
+// spare, or out of kernel memory) instead of spinning.
 using Admit = std::function<void(Socket socket, const Address& peer)>;
-bool accept_pending(Socket& listener, SpareDescriptor& spare, Framing framing, GroupTotals& totals,
-                    const Admit& admit, std::size_t limit = 64);
+class AcceptErrors {
+ public:
+  void failed(int err);  // reports the first of a burst
+  void accepted();       // the burst is over
+ private:
+  std::uint64_t in_burst_ = 0;
+};
+bool accept_pending(Socket& listener, SpareDescriptor& spare, Framing framing,
+                    std::uint64_t& refused, AcceptErrors& errors, const Admit& admit,
+                    std::size_t limit = 64);
 
 }  // namespace sockchat::cli

@@ -1,19 +1,19 @@
 // group_server.hpp — serve-group on an event loop (epoll, poll or select): one thread, every
-// socket nonblocking, and a per-client outbox.
+// socket nonblocking. The room, the outboxes and the drop policy are the engine's
+// (core/room_engine.hpp); this file only waits and moves bytes.
 //
 // The recipe, for each round of the loop:
 //   1. the loop says which sockets are ready;
-//   2. readable: recv() once, cut the bytes into lines (Decoder), hand each line to the room;
-//      the room's deliveries are appended to the outboxes of those who should hear them;
-//   3. after the round, each client whose outbox grew is flushed with ONE send() — a burst
-//      of 50 lines to 1,000 clients is 1,000 sends, not 50,000;
-//   4. what send() could not take stays in the outbox, and only then does the loop watch
+//   2. readable: one recv() of at most 64 KiB, handed to the engine, which handles at most
+//      64 of its lines now; lines left over get the client's next turn, in the next round,
+//      and its socket is not read meanwhile (the kernel keeps the rest: TCP's flow control
+//      slows a flooder, not the room);
+//   3. after the round, each client whose outbox has new lines gets ONE sendmsg() of up to
+//      IOV_MAX shared lines — a burst of 50 lines to 1,000 clients is 1,000 sends, not 50,000,
+//      and the lines exist once in memory, not 1,000 times;
+//   4. what sendmsg() could not take stays in the outbox, and only then does the loop watch
 //      that socket for writability (asking while the outbox is empty would wake us forever).
-// A client whose outbox passes --max-queue is not reading: it is dropped, nobody waits for it.
-// Many clients that each stay under it could still hold a lot together, so the server keeps
-// a running total of every outbox (moved on each append and send, never summed per round);
-// past --max-total-queue, the clients with the largest outboxes are dropped first.
-// Read: epoll(7), tcp(7) "TCP_NODELAY", send(2) "EAGAIN".
+// Read: epoll(7), tcp(7) "TCP_NODELAY", sendmsg(2), send(2) "EAGAIN".
 #pragma once
 
 #include "cli/group_common.hpp"

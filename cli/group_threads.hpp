@@ -2,15 +2,16 @@
 //
 // The tutorial starts two threads per client around one global string and a Condition
 // without a predicate, so messages are lost, resent or echoed. Here each client has:
-//   a reader thread   blocking recv() → lines → the room, under the room's one mutex;
+//   a reader thread   blocking recv() → the engine (core/room_engine.hpp), under the room's
+//                     one mutex, one turn (64 lines) at a time so the others get the lock;
 //   a writer thread   waits on its own condition variable for its outbox to fill (with a
-//                     predicate, so no wake-up is ever lost), takes the whole outbox, and
-//                     sendall()s it without holding the lock.
-// Every delivery is appended to outboxes while the lock is held, so all clients see one
-// order and nothing is lost or duplicated. A running total of every outbox (and every batch
-// being sent) is kept under the same lock; past --max-total-queue the clients holding the
-// most are dropped first, as --max-queue drops one. The main thread accepts, reads the console and
-// waits for signals on a small poll loop, and joins the threads of clients that are gone.
+//                     predicate, so no wake-up is ever lost) and sends the shared lines with
+//                     one sendmsg() without holding the lock.
+// Everything else — the room, the outboxes, the drop policy — is the engine's, the same as
+// on the event loop: this file only waits and locks. The main thread accepts, reads the
+// console and waits for signals on a small poll loop, and joins the threads of clients that
+// are gone. A client whose threads cannot start is told "! server busy (cannot start a
+// thread)" and is not served.
 // Read: pthreads(7), std::condition_variable, shutdown(2) (how one thread wakes another's recv).
 #pragma once
 

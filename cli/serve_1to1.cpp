@@ -17,6 +17,7 @@
 #include "cli/chat_loop.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/tls_options.hpp"
 #include "core/error.hpp"
 #include "core/trace.hpp"
 
@@ -31,6 +32,7 @@ struct Serve1to1Options {
   std::string unix_path;
   bool unix_given = false;  // --unix was given, even as '' (an error, not "use TCP")
   ModeOptions mode;
+  TlsOptions tls;
 };
 
 namespace {
@@ -70,7 +72,8 @@ void bind_listener(Socket& listener, const Address& address, SocketFileRemover& 
   if (address.is_unix()) remover.path = address.host();
 }
 
-void announce(const Address& bound) {
+void announce(const Address& bound, const std::optional<TlsContext>& tls,
+              const Serve1to1Options& o) {
   const bool everywhere = bound.host() == "0.0.0.0" || bound.host() == "::";
   if (everywhere) {
     warning(
@@ -85,6 +88,19 @@ void announce(const Address& bound) {
           {"family", trace::family_name(bound.family())},
           {"all_interfaces", everywhere}},
          fmt::format("listening on {}", bound.to_string()));
+  if (tls) {
+    // On every interface, the loopback works as printed on this machine.
+    const std::string host = !everywhere                  ? bound.host()
+                             : bound.family() == AF_INET6 ? "::1"
+                                                          : "127.0.0.1";
+    const std::string where =
+        bound.is_unix() ? "unix:" + bound.host() : fmt::format("{} {}", host, bound.port());
+    notice(
+        {{"event", "tls"},
+         {"fingerprint", tls->own_fingerprint()},
+         {"ephemeral", o.tls.cert.empty()}},
+        fmt::format("connect with: sockchat connect {}{}", where, tls_connect_flags(*tls, o.tls)));
+  }
 }
 
 // accept(), after waiting in poll() where Ctrl-C and --timeout can end the wait. In
@@ -108,21 +124,46 @@ std::optional<std::pair<Socket, Address>> accept_client(Socket& listener, int fd
   }
 }
 
-// One client, from accept to close. With --keep-open a client's failure (a reset, a
-// timeout) ends that client only: it is reported and the server goes on.
-void serve_client(Socket conn, const Address& peer, const Serve1to1Options& o,
-                  const QuitSignals& quit) {
+// The chat with one client, over TLS when there is a context. A client that fails the
+// handshake (plain text, a bad certificate, silence past --ssl-handshake-timeout) is
+// reported in one line and is not served: false, and the server accepts the next one.
+bool chat_with(Socket& conn, const Address& peer, const std::optional<TlsContext>& tls,
+               const Serve1to1Options& o, const QuitSignals& quit, ChatResult& result) {
+  const ChatOptions options{*parse_framing(o.framing), {}, o.mode.to_timeout(), o.keep_open};
+  if (!tls) {
+    SocketStream plain(conn);
+    result = chat(plain, peer, options, quit);
+    return true;
+  }
+  TlsStream stream = TlsStream::server(*tls, conn, peer.to_string());
+  try {
+    stream.do_handshake(o.tls.handshake_bound());
+  } catch (const SocketError& e) {
+    error(fmt::format("client {} dropped: {}", peer.to_string(), e.what()),
+          errno_name(e.error_number()));
+    return false;
+  }
+  report_handshake(stream, peer.to_string(), false);
+  result = chat(stream, peer, options, quit);
+  return true;
+}
+
+// One client, from accept to close; false if it never got past the TLS handshake. With
+// --keep-open a client's failure (a reset, a timeout) ends that client only: it is
+// reported and the server goes on.
+bool serve_client(Socket conn, const Address& peer, const std::optional<TlsContext>& tls,
+                  const Serve1to1Options& o, const QuitSignals& quit) {
   const Timeout mode = o.mode.to_timeout();
   if (mode) conn.settimeout(mode);  // the accepted socket starts blocking
   notice({{"event", "connected"}, {"peer", peer.to_string()}},
          fmt::format("client {} connected", peer.to_string()));
   ChatResult result;
   try {
-    result = chat(conn, peer, {*parse_framing(o.framing), {}, mode}, quit);
+    if (!chat_with(conn, peer, tls, o, quit, result)) return false;
   } catch (const SocketError& e) {
     if (!o.keep_open) throw;
     error(e.what(), errno_name(e.error_number()));
-    return;
+    return true;
   }
   conn.close();
   notice({{"event", "closed"},
@@ -132,6 +173,7 @@ void serve_client(Socket conn, const Address& peer, const Serve1to1Options& o,
           {"bytes_received", result.received}},
          fmt::format("connection with {} closed ({} sent, {} received)", peer.to_string(),
                      plural(result.sent, "byte"), result.received));
+  return true;
 }
 
 }  // namespace
@@ -140,7 +182,8 @@ int run_serve_1to1(const Serve1to1Options& o) {
   QuitSignals quit;
   quit.arm();  // from here on Ctrl-C ends the server cleanly (and removes a unix socket file)
   const Address address = listen_address(o);
-  Socket listener(address.family(), SOCK_STREAM);  // socket()
+  const std::optional<TlsContext> tls = server_tls(o.tls);  // bad --ssl-cert/--ssl-key: exit 2
+  Socket listener(address.family(), SOCK_STREAM);           // socket()
   // A restarted server can bind its port at once, although connections of the previous
   // run still sit in TIME_WAIT (tcp(7)). Meaningless for unix sockets.
   if (!address.is_unix()) listener.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
@@ -148,15 +191,16 @@ int run_serve_1to1(const Serve1to1Options& o) {
   bind_listener(listener, address, remover);     // bind()
   listener.listen(o.backlog);                    // listen()
   const Address bound = listener.getsockname();  // with --port 0, the port the kernel chose
-  announce(bound);
+  announce(bound, tls, o);
   const Timeout mode = o.mode.to_timeout();
   if (mode) listener.settimeout(mode);
   const int fd = listener.fileno();
-  do {
+  for (;;) {
     auto client = accept_client(listener, fd, mode, quit, bound.to_string());  // accept()
     if (!client) break;
-    serve_client(std::move(client->first), client->second, o, quit);  // chat
-  } while (o.keep_open && !quit.requested());
+    const bool served = serve_client(std::move(client->first), client->second, tls, o, quit);
+    if ((served && !o.keep_open) || quit.requested()) break;
+  }
   return 0;
 }
 
@@ -183,6 +227,7 @@ void setup_serve_1to1(CLI::App& app) {
       ->excludes(port);
   add_mode_options(*sub, options->mode);
   sub->get_option("--nonblocking")->excludes(sub->get_option("--timeout"));
+  add_tls_server_options(*sub, options->tls);
   sub->callback([options] { exit_code() = guarded([&] { return run_serve_1to1(*options); }); });
 }
 

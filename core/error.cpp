@@ -94,6 +94,9 @@ TimeoutError::TimeoutError(std::string call, std::string address,
 WouldBlockError::WouldBlockError(std::string call, std::string address, int err)
     : SocketError(std::move(call), std::move(address), err) {}
 
+TlsError::TlsError(std::string call, std::string address, const std::string& why)
+    : SocketError(std::move(call), std::move(address), EPROTO, why) {}
+
 void throw_socket_error(const std::string& call, const std::string& address, int err) {
   if (err == EAGAIN || err == EWOULDBLOCK || err == EINPROGRESS) {
     throw WouldBlockError(call, address, err);

@@ -52,6 +52,15 @@ class WouldBlockError : public SocketError {
   WouldBlockError(std::string call, std::string address, int err);
 };
 
+// TLS refused or broke the conversation (a certificate that does not verify, a peer that
+// does not speak TLS, a forged record), as Python's ssl.SSLError. errno is EPROTO; the text
+// says why in OpenSSL's words, explained: "do_handshake 127.0.0.1:8443: certificate
+// verify failed: expired (certificate has expired)".
+class TlsError : public SocketError {
+ public:
+  TlsError(std::string call, std::string address, const std::string& why);
+};
+
 // Bad input from the user (an address, a port, an option): the CLI exits 2 with its text.
 class UsageError : public std::invalid_argument {
  public:

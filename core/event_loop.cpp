@@ -62,6 +62,7 @@ void EventLoop::stop() {
 }
 
 int EventLoop::wait_ms() const {
+  if (busy_) return 0;  // work is waiting already: only look, do not sleep
   if (!tick_ || !ticking_) return -1;
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       next_tick_ - std::chrono::steady_clock::now());

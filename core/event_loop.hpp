@@ -68,6 +68,9 @@ class EventLoop {
   // With nothing timed to check, a server turns its tick off: the loop then sleeps until a
   // descriptor is ready instead of waking (and, under --trace, printing a wait) 10 times a second.
   void set_ticking(bool on) { ticking_ = on; }
+  // Work is waiting that no descriptor will announce (a client's lines left for its next
+  // turn): the next wait only looks and returns at once.
+  void set_busy(bool on) { busy_ = on; }
   void after_each_round(std::function<void()> hook);
 
   bool accepts(int fd) const { return poller_->accepts(fd); }
@@ -89,6 +92,7 @@ class EventLoop {
   std::function<void()> tick_;
   std::chrono::milliseconds tick_interval_{0};
   bool ticking_ = true;
+  bool busy_ = false;
   std::chrono::steady_clock::time_point next_tick_;
   std::function<void()> after_round_;
 };

@@ -1,13 +1,16 @@
 #include "core/socket.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sys/sendfile.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -342,6 +345,30 @@ std::size_t Socket::sendfile(int in_fd, std::size_t count) {
   trace::Call t("sendfile", fmt::format("{}, {}, NULL, {}", fd_, in_fd, count), "s.sendfile(file)");
   const ssize_t n = retry("sendfile", nullptr, POLLOUT, Deadline(timeout_), t,
                           [&] { return ::sendfile(fd_, in_fd, nullptr, count); });
+  t.ok(n);
+  return static_cast<std::size_t>(n);
+}
+
+std::size_t Socket::sendmsg(const std::vector<std::string_view>& pieces, int flags) {
+  // IOV_MAX (1024 on Linux) pieces at most: sendmsg() refuses more with EMSGSIZE.
+  const std::size_t count = std::min<std::size_t>(pieces.size(), IOV_MAX);
+  std::vector<iovec> iov(count);
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    iov[i] = {const_cast<char*>(pieces[i].data()), pieces[i].size()};
+    total += pieces[i].size();
+  }
+  trace::Call t("sendmsg");
+  if (t.on()) {
+    t.describe(fmt::format("{}, [{} {}{}], {}", fd_, count, count == 1 ? "piece" : "pieces",
+                           count > 0 ? ": " + trace::quote(pieces[0]) : "", total),
+               "s.sendmsg([...])");
+  }
+  msghdr message{};
+  message.msg_iov = iov.data();
+  message.msg_iovlen = count;
+  const ssize_t n = retry("sendmsg", nullptr, POLLOUT, Deadline(timeout_), t,
+                          [&] { return ::sendmsg(fd_, &message, flags | MSG_NOSIGNAL); });
   t.ok(n);
   return static_cast<std::size_t>(n);
 }

@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "core/address.hpp"
 #include "core/trace.hpp"
@@ -93,6 +94,9 @@ class Socket {
   // from its current offset, handed to the socket by the kernel without passing through
   // our memory. Returns the bytes sent; 0 at the file's end.
   std::size_t sendfile(int in_fd, std::size_t count);  // sendfile(2)
+  // Python's s.sendmsg([b1, b2, ...]): many pieces in one gather write, as if joined, without
+  // joining them first (at most IOV_MAX are taken). Returns the bytes sent; may be partial.
+  std::size_t sendmsg(const std::vector<std::string_view>& pieces, int flags = 0);  // sendmsg(2)
   // Linux's splice(2), the receiving half of sendfile: up to `count` received bytes moved
   // from the socket into the pipe `pipe_fd` by the kernel, without passing through our
   // memory (Python: os.splice(s.fileno(), pipe_fd, count)). Waits like recv; returns the

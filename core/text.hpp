@@ -14,6 +14,11 @@ namespace sockchat {
 // not valid UTF-8 as \xNN; everything else unchanged. Newlines are kept only if keep_newlines.
 std::string visible(std::string_view bytes, bool keep_newlines = false);
 
+// A message printed as exactly one line, so that a newline inside it cannot pass for a
+// line of its own: a backslash becomes \\, a newline \n, a carriage return \r; every
+// other byte is unchanged. Reversible (printf '%b' undoes it).
+std::string one_line(std::string_view bytes);
+
 // True if `bytes` is entirely valid UTF-8.
 bool valid_utf8(std::string_view bytes);
 

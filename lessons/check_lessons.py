@@ -235,7 +235,8 @@ def ip_netns(*args):
 
 
 def why_no_netns():
-    """None if this process may create network namespaces, else the reason it may not."""
+    """None if this process may do what lesson 14 does (a namespace, a veth pair in it,
+    nftables there), else the reason it may not."""
     probe = "sc-probe" + NETNS_SUFFIX
     try:
         made = ip_netns("add", probe)
@@ -244,8 +245,19 @@ def why_no_netns():
     if made.returncode != 0:
         return (f"creating a network namespace needs root or CAP_NET_ADMIN and "
                 f"CAP_SYS_ADMIN: {made.stderr.strip()}")
-    ip_netns("delete", probe)
-    return None
+    try:
+        for what, command in (("a veth pair", ["ip", "link", "add", "sc0", "type", "veth",
+                                               "peer", "name", "sc1"]),
+                              ("nftables", ["nft", "list", "tables"])):
+            try:
+                done = ip_netns("exec", probe, *command)
+            except OSError as e:
+                return f"{what}: {e.strerror}"
+            if done.returncode != 0:
+                return f"{what} is not available here: {done.stderr.strip()}"
+        return None
+    finally:
+        ip_netns("delete", probe)
 
 
 def remove_namespaces():

@@ -11,8 +11,8 @@ a line sent in two pieces, and two lines sent at once), /who, a leave announced.
 
 The roster is CSV with a header line `student,host,port`; lines starting with # are
 comments. Students are graded in parallel (--jobs at a time), each within --time seconds:
-a server that hangs, never answers or is not running costs its student points, never the
-teacher's time. Exit status: 0 if every student passed every check, 1 if not, 2 for a bad
+a server that hangs, never answers, is not running or floods the grader (a line over
+64 KiB) costs its student points, never the teacher's time or memory. Exit status: 0 if every student passed every check, 1 if not, 2 for a bad
 roster. Standard library only.
 """
 import argparse
@@ -36,6 +36,9 @@ CHECKS = [
     ("who", "/who lists both names"),
     ("leaves", "a client that closes is announced as left"),
 ]
+
+
+MAX_LINE = 65536  # bytes: the grader's memory stays bounded whatever a server sends
 
 
 class OutOfTime(Exception):
@@ -65,6 +68,8 @@ class Student:
 
     def line(self):
         while b"\n" not in self.buf:
+            if len(self.buf) > MAX_LINE:  # a server streaming without newlines
+                raise ConnectionError(f"a line longer than {MAX_LINE} bytes")
             self.sock.settimeout(self.left())
             chunk = self.sock.recv(4096)
             if not chunk:

@@ -385,6 +385,20 @@ class Framings(unittest.TestCase):
         self.assertEqual(server.finish()[0], 0)
 
 
+    def test_length_frame_newlines_cannot_pass_for_lines(self):
+        # One frame holding newlines is printed as one line, its newlines escaped.
+        server, port = serve("--framing", "length")
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+            frame = b"hi\n* server shutting down\r\nC:\\x"
+            s.sendall(struct.pack(">I", len(frame)) + frame)
+            s.shutdown(socket.SHUT_WR)
+            server.wait_for(rb"C:", "out")
+        server.close_stdin()
+        status, out, _ = server.finish()
+        self.assertEqual(status, 0)
+        self.assertEqual(out, b"hi\\n* server shutting down\\r\\nC:\\\\x\n")
+
+
 class Observability(unittest.TestCase):
     def test_trace_shows_the_recipe(self):
         server, port = serve("--trace")
@@ -530,6 +544,31 @@ class Modes(unittest.TestCase):
             self.assertEqual(client.finish()[0], 0)
             server.wait_for(re.escape(word), "out")
         server.wait_for(rb"(?s)closed.*closed")
+        server.proc.send_signal(signal.SIGTERM)
+        status, out, _ = server.finish()
+        self.assertEqual((status, out), (0, b"first\nsecond\n"))
+
+    def test_keep_open_with_stdin_open_accepts_the_next_client(self):
+        # stdin a pipe that stays open (a script's fifo): the peer's end of stream ends
+        # that connection, and the next client is accepted, as ncat -k does.
+        server, port = serve("--keep-open")
+        for word in (b"first\n", b"second\n"):
+            with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+                s.sendall(word)
+                s.shutdown(socket.SHUT_WR)
+                server.wait_for(re.escape(word), "out")
+                self.assertEqual(recv_until_eof(s), b"")  # the server closed its side
+        server.send(b"for the third\n")  # read from stdin only once someone is connected
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+            got = b""
+            while not got.endswith(b"\n"):
+                chunk = s.recv(100)
+                self.assertTrue(chunk, "the server closed before sending its line")
+                got += chunk
+            self.assertEqual(got, b"for the third\n")
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(recv_until_eof(s), b"")
+        server.wait_for(rb"(?s)closed.*closed.*closed")
         server.proc.send_signal(signal.SIGTERM)
         status, out, _ = server.finish()
         self.assertEqual((status, out), (0, b"first\nsecond\n"))

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -109,6 +110,32 @@ class ClassOfServers(unittest.TestCase):
         result, _, _ = grade("name,port\n")
         self.assertEqual(result.returncode, 2)
         self.assertIn("the first line must be: student,host,port", result.stderr)
+
+    def test_a_server_that_streams_without_newlines_is_cut_off(self):
+        """The grader's memory stays bounded: past 64 KiB without a newline it gives up."""
+        listener = socket.socket()
+        self.addCleanup(listener.close)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        conns = []
+
+        def flood():
+            for _ in range(2):  # the grader's two clients
+                conn, _ = listener.accept()
+                conns.append(conn)
+                conn.sendall(b"x" * 70000)
+
+        thread = threading.Thread(target=flood, daemon=True)
+        thread.start()
+        self.addCleanup(lambda: [c.close() for c in conns])
+        port = listener.getsockname()[1]
+        result, out, elapsed = grade(f"student,host,port\ngus,127.0.0.1,{port}\n",
+                                     "--time", "20")
+        self.assertEqual(result.returncode, 1, result.stderr)
+        with open(out["json"], encoding="utf-8") as f:
+            checks = json.load(f)[0]["checks"]
+        self.assertEqual(checks[1]["detail"], "a line longer than 65536 bytes")
+        self.assertLess(elapsed, 20)  # cut off, not timed out
 
     def test_everyone_passing_exits_0(self):
         port = harness.Server("serve-group", "--port", "0").port

@@ -348,7 +348,7 @@ class GroupChatTests:
         server.stop()
         err = server.stderr
         self.assertIn(f"setrlimit(RLIMIT_NOFILE, 256 -> {hard}) = 0", err)
-        for call in ("bind(", "listen(", "accept(", "recv(", "send(", "TCP_NODELAY"):
+        for call in ("bind(", "listen(", "accept(", "recv(", "sendmsg(", "TCP_NODELAY"):
             self.assertIn(call, err)
 
     # --- shutdown and the console ---------------------------------------------------------

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -1000,6 +1001,27 @@ TEST_CASE("splice_to into something that is not a pipe is EINVAL", "[splice]") {
       Catch::Matchers::Predicate<SocketError>(
           [](const SocketError& e) { return e.error_number() == EINVAL; }, "errno is EINVAL"));
   CHECK(c.server.recv(16) == "x");  // nothing was lost
+}
+
+TEST_CASE("sendmsg sends many pieces as one stream, at most IOV_MAX of them", "[sendmsg][send]") {
+  Connected c = connected_pair();
+  CHECK(c.client.sendmsg({"<a> hi\n", "", "<b> yo\n"}) == 14);
+  CHECK(c.server.recv(64) == "<a> hi\n<b> yo\n");
+  std::vector<std::string_view> many(IOV_MAX + 10, "x");
+  CHECK(c.client.sendmsg(many) == IOV_MAX);  // the rest is the caller's next call
+  std::string got;
+  while (got.size() < IOV_MAX) got += c.server.recv(4096);
+  CHECK(got == std::string(IOV_MAX, 'x'));
+}
+
+TEST_CASE("sendmsg to a closed peer is EPIPE, not SIGPIPE", "[sendmsg]") {
+  Connected c = connected_pair();
+  c.server.close();
+  CHECK(eventually([&] {
+    return errno_of([&] {
+             for (int i = 0; i < 4; ++i) c.client.sendmsg({"a", "b"});
+           }) == EPIPE;
+  }));
 }
 
 TEST_CASE("sendfile sends a file from its offset, and 0 at its end", "[sendfile][send]") {

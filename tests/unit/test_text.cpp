@@ -54,3 +54,12 @@ TEST_CASE("valid_utf8 accepts UTF-8 and nothing else", "[text]") {
   CHECK_FALSE(valid_utf8("\xed\xbf\xbf"));
   CHECK_FALSE(valid_utf8("\xf4\x90\x80\x80"));
 }
+
+TEST_CASE("one_line escapes a message's newlines so it prints as one line", "[text]") {
+  CHECK(one_line("hello") == "hello");
+  CHECK(one_line("hi\n* server shutting down") == "hi\\n* server shutting down");
+  CHECK(one_line("a\r\nb") == "a\\r\\nb");
+  CHECK(one_line("C:\\n") == "C:\\\\n");  // a backslash is escaped, so nothing is ambiguous
+  CHECK(one_line("你好\n") == "你好\\n");
+  CHECK(one_line("").empty());
+}

@@ -1,0 +1,59 @@
+#include "core/outbox.hpp"
+
+#include <algorithm>
+
+namespace sockchat {
+
+LineRef make_line(std::string bytes) {
+  auto line = std::make_shared<SharedLine>();
+  line->bytes = std::move(bytes);
+  return line;
+}
+
+void Outbox::push(const LineRef& line, std::size_t& held) {
+  if (line->bytes.empty()) return;
+  if (line->holders++ == 0) held += line->bytes.size();  // the first holder counts it
+  lines_.push_back(line);
+  pending_ += line->bytes.size();
+}
+
+void Outbox::pieces(std::vector<std::string_view>& out, std::size_t max,
+                    std::vector<LineRef>* keep) const {
+  out.clear();
+  if (keep != nullptr) keep->clear();
+  std::size_t skip = offset_;
+  for (const LineRef& line : lines_) {
+    if (out.size() == max) break;
+    out.push_back(std::string_view(line->bytes).substr(skip));
+    if (keep != nullptr) keep->push_back(line);
+    skip = 0;
+  }
+}
+
+void Outbox::pop(std::size_t& held) {
+  SharedLine& line = *lines_.front();
+  if (--line.holders == 0) held -= line.bytes.size();  // the last holder uncounts it
+  lines_.pop_front();
+}
+
+void Outbox::consume(std::size_t sent, std::size_t& held) {
+  pending_ -= std::min(sent, pending_);
+  while (sent > 0 && !lines_.empty()) {
+    const std::size_t left = lines_.front()->bytes.size() - offset_;
+    if (sent < left) {
+      offset_ += sent;
+      return;
+    }
+    sent -= left;
+    offset_ = 0;
+    pop(held);
+  }
+}
+
+void Outbox::clear(std::size_t& held) {
+  while (!lines_.empty()) pop(held);
+  offset_ = 0;
+  pending_ = 0;
+}
+
+}  // namespace sockchat

@@ -1,0 +1,53 @@
+// outbox.hpp — what a server still owes one client, as a queue of shared lines.
+//
+// A group chat sends the same line to every member. Copying it into 1,000 outboxes costs
+// 1,000 copies and 1,000 times the memory; instead each line is built once (prefix and
+// framing included), never changed again, and every outbox holds a reference to it. The
+// queue is sent with one sendmsg(2) of many pieces (a gather write: the kernel reads the
+// pieces where they are, no copy into one buffer first). Read: writev(2), sendmsg(2).
+//
+// Memory is counted twice, because two questions are asked:
+//   pending()  this client's unsent bytes — is THIS client keeping up? (--max-queue)
+//   held       the bytes of every line some outbox still holds, each line once however
+//              many hold it — how much memory does the server really keep? (--max-total-queue)
+// `held` is the caller's counter (one per server), moved as lines come and go.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sockchat {
+
+struct SharedLine {
+  std::string bytes;        // on the wire: prefix, text and framing; never changed once made
+  std::size_t holders = 0;  // outboxes holding it (moved under the server's lock)
+};
+using LineRef = std::shared_ptr<SharedLine>;
+
+LineRef make_line(std::string bytes);
+
+class Outbox {
+ public:
+  void push(const LineRef& line, std::size_t& held);
+  std::size_t pending() const { return pending_; }  // unsent bytes
+  bool empty() const { return lines_.empty(); }
+  std::size_t lines() const { return lines_.size(); }
+  // The unsent bytes as at most `max` pieces, in order, for one sendmsg(). `keep` (if given)
+  // gets the lines too, so they outlive a clear() while another thread sends them.
+  void pieces(std::vector<std::string_view>& out, std::size_t max,
+              std::vector<LineRef>* keep = nullptr) const;
+  void consume(std::size_t sent, std::size_t& held);  // sendmsg() took `sent` bytes
+  void clear(std::size_t& held);                      // the client is gone: owe it nothing
+
+ private:
+  void pop(std::size_t& held);
+  std::deque<LineRef> lines_;
+  std::size_t offset_ = 0;  // bytes of the first line already sent
+  std::size_t pending_ = 0;
+};
+
+}  // namespace sockchat

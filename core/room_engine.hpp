@@ -1,0 +1,118 @@
+// room_engine.hpp — serve-group's engine, written once for every I/O model, with no I/O:
+// bytes in → frames (framing.hpp) → ChatRoom → one shared line per delivery → outboxes
+// (outbox.hpp) → the drop policy → events for the console.
+//
+// The servers (cli/group_server.cpp: epoll, poll, select; cli/group_threads.cpp: a thread
+// per client) only wait, lock, and move bytes between sockets and this engine. They call
+// in; the engine calls back through Hooks ("this outbox has output", "close this one").
+// Hooks must not call into the engine: a server acts on them after the call returns.
+//
+// Fair rounds: received() handles at most `turn_lines` lines of a client at a time; what
+// is left waits (has_backlog()) for the client's next turn, and a server reads at most
+// `turn_bytes` from it per turn, so a flood stays in the kernel, where TCP's flow control
+// slows its sender, while everyone else gets a turn. Tests: tests/unit/test_room_engine.cpp.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/chat_room.hpp"
+#include "core/framing.hpp"
+#include "core/outbox.hpp"
+
+namespace sockchat {
+
+struct EngineOptions {
+  Framing framing = Framing::line;
+  ChatRoom::Options room;
+  std::size_t max_queue = std::size_t{1} << 20;         // one client's unsent bytes, at most
+  std::size_t max_total_queue = std::size_t{64} << 20;  // bytes of lines held, each once
+  std::size_t turn_bytes = 64 * 1024;                   // read from one client per turn
+  std::size_t turn_lines = 64;                          // its lines handled per turn
+};
+
+struct EngineTotals {
+  std::uint64_t clients = 0, refused = 0, dropped = 0, messages = 0;
+};
+
+class RoomEngine {
+ public:
+  class Hooks {
+   public:
+    virtual ~Hooks() = default;
+    virtual void show(const RoomEvent& event, std::string_view address) = 0;  // the console
+    virtual void output(ClientId id) = 0;  // its outbox was empty and has lines now
+    // Its conversation is over: close it once its outbox is sent (flush_first), or now.
+    virtual void close(ClientId id, bool flush_first) = 0;
+  };
+
+  RoomEngine(EngineOptions options, Hooks& hooks);
+
+  void join(ClientId id, std::string address);  // welcome it, tell the others
+  // What recv() returned; handles up to turn_lines lines. The rest waits for turn().
+  void received(ClientId id, std::string_view bytes);
+  void turn(ClientId id);                // the next turn_lines lines of its backlog
+  bool has_backlog(ClientId id) const;   // complete lines wait: do not read it yet
+  void end_of_stream(ClientId id);       // recv() returned 0
+  void failed(ClientId id);              // recv() or send() failed: closed now
+  void idle(ClientId id);                // silent too long (--idle-timeout)
+  void announce(std::string_view text);  // a console line: "<server> TEXT"
+  void shutdown();                       // "* server shutting down"; no chat line after it
+  bool stopping() const { return stopping_; }
+
+  // What is owed to a client (nullptr if unknown), and what send() took of it.
+  Outbox* outbox(ClientId id);
+  void sent(ClientId id, std::size_t bytes);
+  // --max-total-queue: past it, drops the clients with the most unsent bytes first (ties:
+  // the earliest joined). A server calls it when its writers had their chance.
+  void enforce_total();
+  void forget(ClientId id);  // the server closed it: its record and outbox go
+
+  std::size_t held() const { return held_; }  // bytes of lines in outboxes, each line once
+  std::size_t members() const { return room_.size(); }
+  std::size_t connections() const { return clients_.size(); }
+  const EngineTotals& totals();
+  void refused() { ++totals_.refused; }
+  const ChatRoom& room() const { return room_; }
+
+ private:
+  struct Client {
+    std::string address;
+    Decoder decoder;
+    Outbox outbox;
+    bool closing = false;  // left the room: gets only what is queued for it already
+    bool dropped = false;  // closed without its outbox
+    bool too_slow = false;
+    bool backlog = false;  // its last turn ran out of budget
+  };
+  Client* find(ClientId id);
+  void handle(ClientId id, Client& c, std::size_t budget);
+  void say_lines(ClientId id, std::string_view text);
+  void apply(const Outcome& outcome);  // → console, shared lines, outboxes; then the drops
+  void deliver(const Delivery& d);
+  void queue(ClientId id, Client& c, const LineRef& line);
+  void drop_slow();
+  void drop(ClientId id, Client& c, LeaveReason why);
+  void end(ClientId id, Client& c);  // left the room: close once its outbox is sent
+
+  EngineOptions options_;
+  Hooks& hooks_;
+  ChatRoom room_;
+  std::unordered_map<ClientId, Client> clients_;
+  std::vector<ClientId> slow_;  // past --max-queue: dropped once the fan-out is done
+  Outcome outcome_;             // reused: its vectors keep their capacity
+  std::string_view address_;    // for the console's "joined from" event
+  std::size_t held_ = 0;
+  EngineTotals totals_;
+  bool stopping_ = false;
+};
+
+// Bytes on the wire for one line of the room: "line\n", or a length-prefixed frame.
+// Raw framing sends lines too: the tutorial's client prints whatever recv() returns.
+std::string wire(Framing framing, std::string_view line);
+
+}  // namespace sockchat

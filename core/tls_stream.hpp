@@ -1,0 +1,83 @@
+// tls_stream.hpp — a TLS session over a connected Socket, on OpenSSL: Python's
+// ssl.SSLSocket. TLS adds a handshake after connect()/accept() (the two sides agree on a
+// version and a cipher, and the server proves its name with a certificate), then every
+// byte is encrypted in records. The socket calls below it are the same recv and send;
+// OpenSSL makes them.
+//
+// The handshake follows the socket's mode, as Python's do_handshake() does: blocking, it
+// waits; with settimeout(S) it polls with a deadline; nonblocking, OpenSSL answers
+// SSL_ERROR_WANT_READ / WANT_WRITE (Python's ssl.SSLWantReadError / SSLWantWriteError)
+// and poll() waits for the socket. --trace shows each step with its Python line.
+// Read: SSL_do_handshake(3ssl), SSL_read(3ssl), SSL_write(3ssl), SSL_shutdown(3ssl),
+// SSL_get_error(3ssl), Python's ssl module ("Notes on non-blocking sockets").
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <openssl/types.h>
+
+#include "core/byte_stream.hpp"
+#include "core/tls_context.hpp"
+
+namespace sockchat {
+
+// What a finished handshake agreed on, and what the peer's certificate says.
+struct TlsSessionInfo {
+  std::string version;  // "TLSv1.3"
+  std::string cipher;   // "TLS_AES_256_GCM_SHA384"
+  std::optional<CertificateInfo> peer_certificate;
+  Verdict verdict;  // the peer's certificate checked against the trust store and the name
+};
+
+class TlsStream final : public ByteStream {
+ public:
+  // Python: ctx.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False).
+  // `host` is sent as SNI (unless it is an IP address) and checked against the
+  // certificate's names. `peer` names the peer in errors ("127.0.0.1:8443").
+  static TlsStream client(const TlsContext& context, Socket& socket, const std::string& host,
+                          std::string peer);
+  // Python: ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False).
+  static TlsStream server(const TlsContext& context, Socket& socket, std::string peer);
+
+  // SSL_do_handshake(3ssl) in the socket's mode; `bound` limits the whole handshake (a
+  // peer that never finishes it must not hold us): a blocking socket then polls with that
+  // deadline. Throws TlsError (with the certificate verdict when it is the reason),
+  // TimeoutError, or SocketError. A pinned context compares the fingerprint here.
+  void do_handshake(Timeout bound = {});
+  TlsSessionInfo info() const;
+
+  Socket& socket() override { return socket_; }
+  void for_poll_loop() override;
+  std::size_t recv(char* buffer, std::size_t size) override;  // SSL_read(3ssl)
+  std::size_t send(std::string_view data) override;           // SSL_write(3ssl)
+  void shutdown_write() override;  // SSL_shutdown(3ssl) (close_notify), then shutdown(2)
+  short recv_events() const override { return recv_events_; }
+  short send_events() const override { return send_events_; }
+  bool buffered() const override;
+
+ private:
+  struct Free {
+    void operator()(SSL* ssl) const;
+  };
+  TlsStream(const TlsContext& context, Socket& socket, std::string peer);
+  // One SSL_do_handshake: true when finished; false when it must wait for `events`.
+  bool handshake_step(bool nonblocking, short& events);
+  [[noreturn]] void handshake_failed(int ssl_error);
+  void check_pin();
+  // What SSL_get_error says after a failed SSL_read / SSL_write (and errno `err` then):
+  // WouldBlockError (setting `events`), TlsError or SocketError.
+  [[noreturn]] void io_failed(const char* call, int ssl_error, int err, short& events);
+
+  std::unique_ptr<SSL, Free> ssl_;
+  Socket& socket_;
+  int fd_;
+  std::string peer_;
+  std::string pin_;
+  bool shut_ = false;  // close_notify sent
+  short recv_events_ = POLLIN;
+  short send_events_ = POLLOUT;
+};
+
+}  // namespace sockchat

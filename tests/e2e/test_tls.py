@@ -1,0 +1,449 @@
+"""End-to-end tests of TLS (--ssl): sockchat against itself and against the TLS peers a
+user would pick instead (openssl s_client / s_server, ncat --ssl, socat OPENSSL, Python's
+ssl module), both directions; certificates that must fail (expired, self-signed, wrong
+name, unknown issuer) and peers that misbehave (plain text, a cut handshake, silence).
+
+Certificates are made by `openssl` for this run in a temporary directory (certs.py).
+Everything talks over loopback on ports the kernel picks.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import unittest
+
+import certs
+import harness
+from harness import SOCKCHAT, WAIT, Proc, free_port, listening_on, recv_until_eof
+
+CERTS = None
+TMP = None
+
+
+def setUpModule():
+    global CERTS, TMP
+    TMP = tempfile.mkdtemp(prefix="sockchat-tls-")
+    CERTS = certs.make(TMP)
+
+
+def tearDownModule():
+    harness.kill_leftovers()
+    shutil.rmtree(TMP, ignore_errors=True)
+
+
+def serve(*options, **kwargs):
+    """serve-1to1 --ssl on a port the kernel picks: (proc, port, the hint's flags)."""
+    proc = Proc([SOCKCHAT, "serve-1to1", "--port", "0", "--ssl", *options], **kwargs)
+    m = proc.wait_for(rb"listening on \S+:(\d+)\n")
+    hint = proc.wait_for(rb"connect with: sockchat connect \S+ \d+ (--ssl[^\n]*)\n")
+    return proc, int(m.group(1)), hint.group(1).decode().split()
+
+
+def connect(*args, **kwargs):
+    return Proc([SOCKCHAT, "connect", *args], **kwargs)
+
+
+def python_client(port, cafile=None, host="localhost"):
+    ctx = ssl.create_default_context(cafile=cafile)
+    if cafile is None:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    raw = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    return ctx.wrap_socket(raw, server_hostname=host)
+
+
+class PythonTlsServer:
+    """A one-connection TLS server in a thread (Python's ssl module): it records the SNI it
+    was asked for, sends `reply`, then reads until end of stream."""
+
+    def __init__(self, cert, key, reply=b"hello from python\n"):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.sni = None
+        self.ctx.sni_callback = self._sni
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(WAIT)
+        self.port = self.listener.getsockname()[1]
+        self.reply = reply
+        self.received = None
+        self.error = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _sni(self, sslobj, name, ctx):
+        self.sni = name
+
+    def _run(self):
+        try:
+            conn, _ = self.listener.accept()
+            conn.settimeout(WAIT)
+            with self.ctx.wrap_socket(conn, server_side=True) as s:
+                s.sendall(self.reply)
+                self.received = recv_until_eof(s)
+        except (OSError, ssl.SSLError) as e:
+            self.error = e
+        finally:
+            self.listener.close()
+
+    def join(self):
+        self.thread.join(WAIT)
+        return self.received
+
+
+class SockchatBothEnds(unittest.TestCase):
+    def test_ephemeral_certificate_pinned_from_the_hint(self):
+        server, port, flags = serve()
+        self.assertIn("--ssl-fingerprint", flags)
+        client = connect("127.0.0.1", str(port), *flags)
+        server.wait_for(rb"TLS with 127\.0\.0\.1:\d+: TLSv1\.3")
+        client.send("你好 over TLS\n".encode())
+        server.wait_for("你好 over TLS\n".encode(), "out")
+        server.send(b"and back\n")
+        client.wait_for(rb"and back\n", "out")
+        client.close_stdin()
+        server.close_stdin()
+        self.assertEqual(client.finish()[0], 0)
+        self.assertEqual(server.finish()[0], 0)
+
+    def test_own_ca_verified_by_name_and_by_address(self):
+        for host in ("localhost", "127.0.0.1"):
+            server, port, flags = serve("--ssl-cert", CERTS.good, "--ssl-key", CERTS.good_key)
+            self.assertEqual(flags, ["--ssl"])
+            client = connect(host, str(port), "--ssl", "--ssl-trustfile", CERTS.ca,
+                             "--json", stdin=subprocess.DEVNULL)
+            server.send(b"verified\n")
+            server.close_stdin()
+            status, out, err = client.finish()
+            self.assertEqual(status, 0, err)
+            events = [json.loads(line) for line in out.splitlines()]
+            tls = next(e for e in events if e["event"] == "tls")
+            self.assertTrue(tls["verified"])
+            self.assertEqual(tls["verdict"], "ok")
+            self.assertEqual(tls["subject"], "CN = good")
+            self.assertIn("verified", [e.get("text") for e in events])
+            self.assertEqual(server.finish()[0], 0)
+
+    def test_a_megabyte_each_way_in_a_pipe(self):
+        data = os.urandom(1 << 20)
+        server, port, flags = serve(stdout=subprocess.PIPE)
+        client = connect("127.0.0.1", str(port), *flags)
+        threading.Thread(target=lambda: (client.send(data), client.close_stdin()),
+                         daemon=True).start()
+        threading.Thread(target=lambda: (server.send(data[::-1]), server.close_stdin()),
+                         daemon=True).start()
+        s_status, s_out, _ = server.finish(timeout=30)
+        c_status, c_out, _ = client.finish(timeout=30)
+        self.assertEqual((s_status, c_status), (0, 0))
+        self.assertEqual(s_out, data)
+        self.assertEqual(c_out, data[::-1])
+
+    def test_nonblocking_and_timeout_modes_both_ends(self):
+        for mode in (["--nonblocking"], ["--timeout", "5"]):
+            server, port, flags = serve(*mode, "--trace")
+            client = connect("127.0.0.1", str(port), *flags, *mode, "--trace")
+            client.send(b"ping\n")
+            server.wait_for(rb"ping\n", "out")
+            server.send(b"pong\n")
+            client.wait_for(rb"pong\n", "out")
+            client.close_stdin()
+            server.close_stdin()
+            self.assertEqual(client.finish()[0], 0)
+            self.assertEqual(server.finish()[0], 0)
+            err = bytes(client.err)
+            self.assertRegex(err, rb"SSL_set_fd\(\d+, client, SNI none\) = 1  # ssl_sock = "
+                                  rb"ctx\.wrap_socket\(s, server_hostname='127\.0\.0\.1'")
+            self.assertRegex(err, rb"SSL_do_handshake\(\d+\) = 1 TLSv1\.3 \S+  # "
+                                  rb"ssl_sock\.do_handshake\(\)")
+            self.assertRegex(err, rb"SSL_write\(\d+, \"ping\\n\"\) = 5  # ssl_sock\.send")
+            self.assertRegex(err, rb"SSL_read\(\d+, \d+\) = 5 \"pong\\n\"  # ssl_sock\.recv")
+            self.assertRegex(err, rb"SSL_shutdown\(\d+\) = \d \(close_notify sent\)  # "
+                                  rb"ssl_sock\.unwrap\(\)")
+
+    def test_server_trace_shows_want_read_while_the_client_is_silent(self):
+        # The client says nothing until the server's handshake has answered WANT_READ:
+        # deterministic, whatever the scheduler does.
+        for mode, python in ((["--nonblocking"], rb"ssl\.SSLWantReadError"),
+                             ([], rb"do_handshake\(\) waits in poll \(settimeout\)")):
+            server, port, _ = serve(*mode, "--trace")
+            raw = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+            server.wait_for(rb"SSL_do_handshake\(\d+\) = -1 SSL_ERROR_WANT_READ  # " + python)
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                s.sendall(b"late\n")
+                server.wait_for(rb"late\n", "out")
+            server.close_stdin()
+            self.assertEqual(server.finish()[0], 0)
+            self.assertRegex(bytes(server.err), rb"SSL_set_fd\(\d+, server\) = 1  # ssl_sock = "
+                                                rb"ctx\.wrap_socket\(s, server_side=True")
+
+    def test_client_trace_shows_want_read_while_the_server_is_silent(self):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(CERTS.good, CERTS.good_key)
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            listener.settimeout(WAIT)
+            port = listener.getsockname()[1]
+            client = connect("localhost", str(port), "--ssl", "--ssl-trustfile", CERTS.ca,
+                             "--nonblocking", "--trace", stdin=subprocess.DEVNULL)
+            conn, _ = listener.accept()
+            client.wait_for(rb"SSL_do_handshake\(\d+\) = -1 SSL_ERROR_WANT_READ  # "
+                            rb"ssl\.SSLWantReadError")
+            conn.settimeout(WAIT)
+            with ctx.wrap_socket(conn, server_side=True) as s:
+                self.assertEqual(recv_until_eof(s), b"")  # close_notify, nothing else
+            self.assertEqual(client.finish()[0], 0)
+        self.assertRegex(bytes(client.err), rb"SSL_set_fd\(\d+, client, SNI localhost\)")
+
+class Interop(unittest.TestCase):
+    """sockchat with the TLS tools a user would pick instead, both directions."""
+
+    def test_python_ssl_client(self):
+        server, port, _ = serve("--ssl-cert", CERTS.good, "--ssl-key", CERTS.good_key)
+        with python_client(port, CERTS.ca) as s:
+            s.sendall("héllo from python\n".encode())
+            server.wait_for("héllo from python\n".encode(), "out")
+            server.send(b"hi python\n")
+            server.close_stdin()  # close_notify, then FIN
+            self.assertEqual(recv_until_eof(s), b"hi python\n")
+        self.assertEqual(server.finish()[0], 0)
+
+    def test_python_ssl_server_gets_sni_and_close_notify(self):
+        py = PythonTlsServer(CERTS.good, CERTS.good_key)
+        client = connect("localhost", str(py.port), "--ssl", "--ssl-trustfile", CERTS.ca)
+        client.wait_for(rb"hello from python\n", "out")
+        client.send(b"bye\n")
+        client.close_stdin()
+        self.assertEqual(client.finish()[0], 0)
+        self.assertEqual(py.join(), b"bye\n")  # Python saw close_notify: no SSLEOFError
+        self.assertIsNone(py.error)
+        self.assertEqual(py.sni, "localhost")
+
+    def test_openssl_s_client(self):
+        server, port, _ = serve("--ssl-cert", CERTS.good, "--ssl-key", CERTS.good_key)
+        s_client = Proc(["openssl", "s_client", "-quiet", "-verify_return_error", "-CAfile",
+                         CERTS.ca, "-verify_hostname", "localhost", "-servername", "localhost",
+                         "-connect", f"127.0.0.1:{port}"])
+        server.wait_for(rb"TLS with")
+        s_client.send(b"from s_client\n")
+        server.wait_for(rb"from s_client\n", "out")
+        server.send(b"to s_client\n")
+        s_client.wait_for(rb"to s_client\n", "out")
+        server.close_stdin()
+        self.assertEqual(s_client.finish()[0], 0)
+        self.assertEqual(server.finish()[0], 0)
+
+    def test_openssl_s_server(self):
+        port = free_port()
+        s_server = Proc(["openssl", "s_server", "-quiet", "-accept", f"127.0.0.1:{port}",
+                         "-cert", CERTS.good, "-key", CERTS.good_key, "-naccept", "1"])
+        listening_on(port)
+        client = connect("localhost", str(port), "--ssl", "--ssl-trustfile", CERTS.ca)
+        client.wait_for(rb"TLS with")
+        client.send(b"from sockchat\n")
+        s_server.wait_for(rb"from sockchat\n", "out")
+        s_server.send(b"from s_server\n")
+        client.wait_for(rb"from s_server\n", "out")
+        client.close_stdin()  # close_notify: s_server closes too, and -naccept 1 ends it
+        self.assertEqual(client.finish()[0], 0)
+        self.assertEqual(s_server.finish()[0], 0)
+
+    def test_ncat_ssl_client(self):
+        server, port, _ = serve("--ssl-cert", CERTS.good, "--ssl-key", CERTS.good_key)
+        ncat = Proc(["ncat", "--ssl", "--ssl-verify", "--ssl-trustfile", CERTS.ca, "localhost",
+                     str(port)])
+        ncat.send(b"from ncat\n")
+        server.wait_for(rb"from ncat\n", "out")
+        server.send(b"to ncat\n")
+        ncat.wait_for(rb"to ncat\n", "out")
+        ncat.close_stdin()
+        server.close_stdin()
+        self.assertEqual(server.finish()[0], 0)
+        self.assertEqual(ncat.finish()[0], 0)
+
+    def test_ncat_ssl_server(self):
+        port = free_port()
+        ncat = Proc(["ncat", "--ssl", "--ssl-cert", CERTS.good, "--ssl-key", CERTS.good_key,
+                     "-l", "127.0.0.1", str(port)])
+        listening_on(port)
+        client = connect("127.0.0.1", str(port), "--ssl", "--ssl-trustfile", CERTS.ca)
+        client.send(b"to ncat\n")
+        ncat.wait_for(rb"to ncat\n", "out")
+        ncat.send(b"from ncat\n")
+        client.wait_for(rb"from ncat\n", "out")
+        client.close_stdin()
+        ncat.close_stdin()
+        self.assertEqual(client.finish()[0], 0)
+        self.assertEqual(ncat.finish()[0], 0)
+
+    def test_socat_openssl_client(self):
+        server, port, _ = serve("--ssl-cert", CERTS.good, "--ssl-key", CERTS.good_key)
+        socat = Proc(["socat", "-", f"OPENSSL:localhost:{port},cafile={CERTS.ca}"])
+        socat.send(b"from socat\n")
+        server.wait_for(rb"from socat\n", "out")
+        server.send(b"to socat\n")
+        socat.wait_for(rb"to socat\n", "out")
+        server.close_stdin()
+        socat.close_stdin()
+        self.assertEqual(socat.finish()[0], 0)
+        self.assertEqual(server.finish()[0], 0)
+
+    def test_socat_openssl_listen(self):
+        port = free_port()
+        socat = Proc(["socat", f"OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,"
+                               f"cert={CERTS.good},key={CERTS.good_key},verify=0", "-"])
+        listening_on(port)
+        client = connect("localhost", str(port), "--ssl", "--ssl-trustfile", CERTS.ca)
+        client.send(b"to socat\n")
+        socat.wait_for(rb"to socat\n", "out")
+        socat.send(b"from socat\n")
+        client.wait_for(rb"from socat\n", "out")
+        client.close_stdin()
+        socat.close_stdin()
+        self.assertEqual(client.finish()[0], 0)
+        self.assertEqual(socat.finish()[0], 0)
+
+
+class BadCertificates(unittest.TestCase):
+    """connect --ssl refuses each bad certificate with one line saying which; exit 1."""
+
+    def check_refused(self, cert, key, kind, host="localhost", extra=()):
+        server, port, _ = serve("--ssl-cert", cert, "--ssl-key", key, "--keep-open")
+        status, out, err = connect(host, str(port), "--ssl", *extra,
+                                   stdin=subprocess.DEVNULL).finish()
+        self.assertEqual(status, 1, err)
+        lines = [line for line in err.decode().splitlines() if line.startswith("sockchat:")]
+        self.assertEqual(len(lines), 1, err)  # one line saying which, and nothing else
+        self.assertRegex(lines[0], rf"^sockchat: do_handshake 127\.0\.0\.1:{port}: "
+                                   rf"certificate verify failed: {kind} \(")
+        server.wait_for(rb"client 127\.0\.0\.1:\d+ dropped: do_handshake")
+        server.stop()
+
+    def test_expired(self):
+        self.check_refused(CERTS.expired, CERTS.expired_key, "expired",
+                           extra=("--ssl-trustfile", CERTS.ca))
+
+    def test_wrong_name(self):
+        self.check_refused(CERTS.wrong_name, CERTS.wrong_name_key, "wrong name",
+                           extra=("--ssl-trustfile", CERTS.ca))
+
+    def test_self_signed(self):
+        self.check_refused(CERTS.self_signed, CERTS.self_signed_key, "self-signed")
+
+    def test_unknown_issuer(self):
+        self.check_refused(CERTS.unknown_issuer, CERTS.unknown_issuer_key, "unknown issuer",
+                           extra=("--ssl-trustfile", CERTS.ca))
+
+    def test_wrong_pin(self):
+        server, port, _ = serve()
+        status, _, err = connect("127.0.0.1", str(port), "--ssl", "--ssl-fingerprint",
+                                 "00" * 32, stdin=subprocess.DEVNULL).finish()
+        self.assertEqual(status, 1)
+        self.assertRegex(err, rb"\nsockchat: do_handshake 127\.0\.0\.1:\d+: certificate "
+                              rb"fingerprint [0-9A-F:]{95} is not the one pinned")
+        server.stop()
+
+    def test_no_verify_warns_with_the_fingerprint(self):
+        server, port, flags = serve("--ssl-cert", CERTS.self_signed, "--ssl-key",
+                                    CERTS.self_signed_key)
+        fingerprint = subprocess.run(
+            ["openssl", "x509", "-in", CERTS.self_signed, "-noout", "-fingerprint", "-sha256"],
+            capture_output=True, text=True, check=True).stdout.strip().split("=")[1]
+        client = connect("127.0.0.1", str(port), "--ssl", "--ssl-no-verify",
+                         stdin=subprocess.DEVNULL)
+        server.close_stdin()
+        status, _, err = client.finish()
+        self.assertEqual(status, 0)
+        self.assertRegex(err.decode(), r"WARNING: --ssl-no-verify: .*\(self-signed\).*"
+                                       + re.escape(fingerprint))
+
+
+class BadPeers(unittest.TestCase):
+    def test_plaintext_client_at_a_tls_server(self):
+        server, port, flags = serve()
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+            s.sendall(b"hello in plain text\n")
+            try:
+                self.assertEqual(recv_until_eof(s)[:1], b"\x15")  # a TLS alert, then the close
+            except ConnectionResetError:
+                pass  # the close came first: what we sent was never read
+        server.wait_for(rb"sockchat: client 127\.0\.0\.1:\d+ dropped: do_handshake "
+                        rb"127\.0\.0\.1:\d+: the peer does not speak TLS")
+        client = connect("127.0.0.1", str(port), *flags)  # the server still serves
+        client.send(b"still here\n")
+        server.wait_for(rb"still here\n", "out")
+        client.close_stdin()
+        server.close_stdin()
+        self.assertEqual(client.finish()[0], 0)
+        self.assertEqual(server.finish()[0], 0)
+
+    def test_tls_client_at_a_plaintext_server(self):
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            port = listener.getsockname()[1]
+            client = connect("127.0.0.1", str(port), "--ssl", stdin=subprocess.DEVNULL)
+            conn, _ = listener.accept()
+            with conn:
+                conn.sendall(b"* welcome to a plain chat\n")
+                status, _, err = client.finish()
+        self.assertEqual(status, 1)
+        self.assertRegex(err, rb"^connected to \S+\nsockchat: do_handshake 127\.0\.0\.1:\d+: "
+                              rb"the peer does not speak TLS \([^)]+\)\n$")
+
+    def test_truncated_handshake(self):
+        server, port, flags = serve()
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+            s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # a ClientHello cut short
+        server.wait_for(rb"client 127\.0\.0\.1:\d+ dropped: do_handshake 127\.0\.0\.1:\d+: "
+                        rb"the peer closed the connection during the handshake")
+        client = connect("127.0.0.1", str(port), *flags)
+        client.send(b"after it\n")
+        server.wait_for(rb"after it\n", "out")
+        client.close_stdin()
+        server.close_stdin()
+        self.assertEqual(server.finish()[0], 0)
+
+    def test_silent_client_is_dropped_after_the_bound(self):
+        server, port, flags = serve("--ssl-handshake-timeout", "0.3")
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+            server.wait_for(rb"client 127\.0\.0\.1:\d+ dropped: do_handshake 127\.0\.0\.1:\d+: "
+                            rb"timed out after 0\.3 s")
+            self.assertEqual(recv_until_eof(s), b"")
+        client = connect("127.0.0.1", str(port), *flags)
+        client.send(b"next\n")
+        server.wait_for(rb"next\n", "out")
+        client.close_stdin()
+        server.close_stdin()
+        self.assertEqual(server.finish()[0], 0)
+
+    def test_bad_certificate_files_are_usage_errors(self):
+        cases = [
+            (["--ssl-cert", "/nonexistent.pem", "--ssl-key", CERTS.good_key],
+             rb"--ssl-cert /nonexistent\.pem: cannot read a PEM certificate"),
+            (["--ssl-cert", CERTS.good, "--ssl-key", CERTS.ca],
+             rb"--ssl-key \S+: cannot read a PEM private key"),
+            (["--ssl-cert", CERTS.good, "--ssl-key", CERTS.expired_key],
+             rb"--ssl-key \S+: this key does not belong to --ssl-cert"),
+            (["--ssl-cert", CERTS.good], rb"--ssl-cert requires --ssl-key"),
+        ]
+        for options, message in cases:
+            r = harness.run("serve-1to1", "--port", "0", "--ssl", *options)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertRegex(r.stderr, message)
+            self.assertEqual(r.stdout, b"")  # refused before listening
+        r = harness.run("connect", "127.0.0.1", "1", "--ssl", "--ssl-trustfile",
+                        "/nonexistent.pem")
+        self.assertEqual(r.returncode, 2)
+        self.assertRegex(r.stderr, rb"^sockchat: --ssl-trustfile /nonexistent\.pem: cannot read")
+        r = harness.run("connect", "127.0.0.1", "1", "--ssl-no-verify")
+        self.assertEqual(r.returncode, 2)
+        self.assertRegex(r.stderr, rb"--ssl-no-verify requires --ssl")
+
+
+if __name__ == "__main__":
+    unittest.main()

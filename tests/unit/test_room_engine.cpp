@@ -1,0 +1,223 @@
+// test_room_engine.cpp — serve-group's engine without sockets: shared lines and their
+// accounting, fan-out, the drop order, the fairness budget, shutdown order, end of stream.
+// A fake set of hooks records what a server would be asked to do.
+#include <map>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "core/outbox.hpp"
+#include "core/room_engine.hpp"
+
+using namespace sockchat;
+
+namespace {
+
+struct FakeServer : RoomEngine::Hooks {
+  std::vector<RoomEvent> events;
+  std::vector<ClientId> outputs;
+  std::map<ClientId, bool> closed;  // id → flush_first
+  void show(const RoomEvent& e, std::string_view) override { events.push_back(e); }
+  void output(ClientId id) override { outputs.push_back(id); }
+  void close(ClientId id, bool flush_first) override { closed.emplace(id, flush_first); }
+};
+
+// Everything owed to `id`, as one string, and marks it sent (a client that reads).
+std::string read_all(RoomEngine& engine, ClientId id) {
+  Outbox* box = engine.outbox(id);
+  if (box == nullptr) return {};
+  std::vector<std::string_view> pieces;
+  box->pieces(pieces, 1024);
+  std::string all;
+  for (auto p : pieces) all.append(p);
+  engine.sent(id, all.size());
+  return all;
+}
+
+struct Room {
+  FakeServer server;
+  RoomEngine engine;
+  explicit Room(EngineOptions options = {}) : engine(options, server) {}
+  void join(std::initializer_list<ClientId> ids) {
+    for (ClientId id : ids) {
+      engine.join(id, "127.0.0.1:1");
+      for (ClientId reader : ids) read_all(engine, reader);  // welcomes and join notices
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("an outbox sends its lines as pieces and counts a shared line once", "[engine]") {
+  std::size_t held = 0;
+  Outbox a, b;
+  const LineRef line = make_line("hello\n");
+  a.push(line, held);
+  b.push(line, held);
+  CHECK(held == 6);  // one copy in memory, however many hold it
+  CHECK(a.pending() == 6);
+  CHECK(b.pending() == 6);
+  a.push(make_line("world\n"), held);
+  CHECK(held == 12);
+  std::vector<std::string_view> pieces;
+  a.pieces(pieces, 8);
+  REQUIRE(pieces.size() == 2);
+  a.consume(8, held);  // "hello\n" and "wo"
+  a.pieces(pieces, 8);
+  REQUIRE(pieces.size() == 1);
+  CHECK(pieces[0] == "rld\n");
+  CHECK(held == 12);  // b still holds "hello\n"; "world\n" is still owed to a
+  b.clear(held);
+  CHECK(held == 6);
+  a.consume(4, held);
+  CHECK(held == 0);
+  CHECK(a.empty());
+}
+
+TEST_CASE("a line goes to every other member with one shared copy", "[engine]") {
+  Room r;
+  r.join({1, 2, 3});
+  r.engine.received(1, "hi\n");
+  CHECK(read_all(r.engine, 2) == "<guest1> hi\n");
+  CHECK(r.engine.outbox(1)->empty());  // no echo by default
+  CHECK(r.engine.held() == 12);        // owed to 3 still, counted once
+  CHECK(r.engine.outbox(3)->pending() == 12);
+  CHECK(read_all(r.engine, 3) == "<guest1> hi\n");
+  CHECK(r.engine.held() == 0);
+}
+
+TEST_CASE("every line of a raw message carries the sender's prefix", "[engine]") {
+  EngineOptions o;
+  o.framing = Framing::raw;
+  Room r(o);
+  r.join({1, 2});
+  r.engine.received(1, "hello\n* server shutting down\r<server> run this\n");
+  CHECK(read_all(r.engine, 2) ==
+        "<guest1> hello\n<guest1> * server shutting down\n<guest1> <server> run this\n");
+  r.engine.received(1, "no newline");  // the tutorial's client
+  CHECK(read_all(r.engine, 2) == "<guest1> no newline\n");
+}
+
+TEST_CASE("a carriage return inside a line cannot start a line of its own", "[engine]") {
+  Room r;
+  r.join({1, 2});
+  r.engine.received(1, "hi\r* server shutting down\n");
+  CHECK(read_all(r.engine, 2) == "<guest1> hi\n<guest1> * server shutting down\n");
+}
+
+TEST_CASE("past --max-queue a client is dropped after the fan-out", "[engine]") {
+  EngineOptions o;
+  o.max_queue = 50;
+  Room r(o);
+  r.join({1, 2, 3});
+  r.engine.received(1, "0123456789\n0123456789\n");  // 20 bytes each: under the bound
+  read_all(r.engine, 2);
+  r.engine.received(1, "0123456789\n");   // client 3 now owes 60 > 50
+  CHECK(r.server.closed.at(3) == false);  // closed at once, its outbox discarded
+  CHECK(r.engine.outbox(3)->empty());
+  CHECK(read_all(r.engine, 2) == "<guest1> 0123456789\n* guest3 dropped (too slow)\n");
+  CHECK(r.engine.totals().dropped == 1);
+}
+
+TEST_CASE("past --max-total-queue the largest queues go first, ties by join order", "[engine]") {
+  EngineOptions o;
+  o.max_total_queue = 25;
+  Room r(o);
+  r.join({1, 2, 3, 4});
+  r.engine.received(1, "0123456789\n");  // 20 bytes shared by 2, 3, 4: held 20
+  read_all(r.engine, 2);
+  r.engine.received(2, "abcdefghij\n");  // another 20 for 1, 3, 4: held 40 > 25
+  read_all(r.engine, 1);
+  r.engine.enforce_total();
+  // 3 and 4 each owe 40 bytes; 3 joined first, and dropping it is not enough (4 holds the
+  // same lines), so 4 goes too. The readers 1 and 2 stay.
+  CHECK(r.server.closed.count(3) == 1);
+  CHECK(r.server.closed.count(4) == 1);
+  CHECK(r.server.closed.count(1) == 0);
+  CHECK(r.server.closed.count(2) == 0);
+  CHECK(read_all(r.engine, 1) == "* guest3 dropped (too slow)\n* guest4 dropped (too slow)\n");
+}
+
+TEST_CASE("a turn handles a bounded number of lines; the rest waits", "[engine]") {
+  EngineOptions o;
+  o.turn_lines = 4;
+  Room r(o);
+  r.join({1, 2});
+  r.engine.received(1, "a\nb\nc\nd\ne\nf\n");
+  CHECK(read_all(r.engine, 2) == "<guest1> a\n<guest1> b\n<guest1> c\n<guest1> d\n");
+  CHECK(r.engine.has_backlog(1));
+  r.engine.turn(1);
+  CHECK(read_all(r.engine, 2) == "<guest1> e\n<guest1> f\n");
+  r.engine.turn(1);
+  CHECK_FALSE(r.engine.has_backlog(1));
+}
+
+TEST_CASE("a /who costs its reply's size: a /who flood gets few per turn", "[engine]") {
+  EngineOptions o;
+  o.turn_lines = 64;
+  Room r(o);
+  for (ClientId id = 1; id <= 200; ++id) r.engine.join(id, "x");
+  for (ClientId id = 1; id <= 200; ++id) read_all(r.engine, id);
+  std::string flood;
+  for (int i = 0; i < 1000; ++i) flood += "/who\n";
+  r.engine.received(1, flood);
+  const std::string got = read_all(r.engine, 1);
+  const auto replies = std::count(got.begin(), got.end(), '\n');
+  CHECK(replies >= 1);
+  CHECK(replies < 10);  // each reply is ~2 KB: about 8 lines' worth of budget
+  CHECK(r.engine.has_backlog(1));
+}
+
+TEST_CASE("after shutdown nothing anyone sends is relayed", "[engine]") {
+  Room r;
+  r.join({1, 2});
+  r.engine.shutdown();
+  CHECK(read_all(r.engine, 2) == "* server shutting down\n");
+  CHECK(r.server.closed.at(1) == true);  // everyone closes once its outbox is sent
+  CHECK(r.server.closed.at(2) == true);
+  r.engine.received(1, "too late\n");
+  r.engine.end_of_stream(1);
+  r.engine.announce("console too");
+  CHECK(r.engine.outbox(2)->empty());
+}
+
+TEST_CASE("end of stream: a last line counts, half a length frame does not", "[engine]") {
+  Room r;
+  r.join({1, 2});
+  r.engine.received(1, "last words");
+  r.engine.end_of_stream(1);
+  CHECK(read_all(r.engine, 2) == "<guest1> last words\n* guest1 left\n");
+
+  EngineOptions o;
+  o.framing = Framing::length;
+  Room l(o);
+  l.join({1, 2});
+  l.engine.received(1, std::string("\0\0\0\x10truncated", 13));  // 16 announced, 9 sent
+  l.engine.end_of_stream(1);
+  const std::string got = read_all(l.engine, 2);
+  CHECK(got.find("truncated") == std::string::npos);
+  CHECK(got.find("guest1 left") != std::string::npos);
+}
+
+TEST_CASE("/quit: the rest is not said, the client closes after its outbox", "[engine]") {
+  Room r;
+  r.join({1, 2});
+  r.engine.received(1, "bye all\n/quit\nafter quit\n");
+  CHECK(read_all(r.engine, 2) == "<guest1> bye all\n* guest1 left\n");
+  CHECK(r.server.closed.at(1) == true);
+  CHECK(read_all(r.engine, 1) == "* bye, guest1\n");
+}
+
+TEST_CASE("a failed client leaves with its outbox freed", "[engine]") {
+  Room r;
+  r.join({1, 2});
+  r.engine.received(2, "unread\n");
+  CHECK(r.engine.held() > 0);
+  r.engine.failed(1);
+  CHECK(r.engine.held() == r.engine.outbox(2)->pending());  // "* guest1 left" only
+  CHECK(r.server.closed.at(1) == false);
+  r.engine.forget(1);
+  CHECK(r.engine.outbox(1) == nullptr);
+  CHECK(r.engine.members() == 1);
+}
