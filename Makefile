@@ -12,7 +12,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
 # What building and testing need; the benchmark adds the anchor tools it compares with.
-BUILD_PACKAGES = cmake make g++ libcli11-dev libfmt-dev catch2 nlohmann-json3-dev libssl-dev
+BUILD_PACKAGES = cmake make g++ libcli11-dev libfmt-dev catch2 nlohmann-json3-dev libssl-dev libicu-dev
 TEST_PACKAGES  = python3 netcat-openbsd ncat socat iproute2 tmux nftables openssl
 BENCH_PACKAGES = ncat nmap iperf3 socat netcat-openbsd python3 gnuplot-nox time
 

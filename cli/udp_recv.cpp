@@ -106,7 +106,11 @@ const char* stop_name(Stop why) {
 
 class Receiver {
  public:
-  Receiver(Socket& s, const UdpRecvOptions& o) : s_(s), o_(o), tally_(o.stats), buffer_(o.bufsize) {
+  Receiver(Socket& s, const UdpRecvOptions& o, const Address& local)
+      : s_(s),
+        o_(o),
+        tally_(o.stats, o.echo ? std::optional(local.port()) : std::nullopt),
+        buffer_(o.bufsize) {
     if (o.stats) batch_.emplace(s, 64, o.bufsize);
   }
   Stop run();
@@ -157,12 +161,16 @@ void Receiver::receive() {
 void Receiver::handle(const Datagram& d, std::string_view data) {
   // Every datagram has a sender; an empty one is the wake-up from StopOnSignal's shutdown.
   if (d.from.family() == AF_UNSPEC) return;
-  tally_.add(d, data, wall_ns(), mono_s());
-  if (!o_.echo) return;
+  // With --echo, the tally says whether to answer (core/echo_guard.hpp: never our own port
+  // or a loop port, at most echo_rate a second to one sender).
+  if (tally_.add(d, data, wall_ns(), mono_s()) != EchoVerdict::answer) return;
   try {
     s_.sendto(data, d.from);  // the echo: straight back to whoever sent it
-  } catch (const WouldBlockError&) {
-    // Nonblocking and the send buffer is full: UDP may drop, and so do we (--trace shows it).
+  } catch (const SocketError&) {
+    // A full send buffer (nonblocking: EAGAIN; UDP may drop, and so do we), or a forged
+    // source the kernel will not send to (EINVAL, EACCES): that answer is lost, the
+    // receiver goes on. --trace shows the call; the summary counts it.
+    tally_.echo_failed();
   }
 }
 
@@ -170,7 +178,7 @@ int run_udp_recv(const UdpRecvOptions& o) {
   const Plan plan = make_plan(o);
   Socket s = open_socket(o, plan);
   const Address local = announce(s, plan);
-  Receiver receiver(s, o);
+  Receiver receiver(s, o, local);
   Stop why;
   {
     StopOnSignal stop(s);

@@ -24,12 +24,18 @@ const char* verdict_name(Verdict v) {
       return "duplicate";
     case Verdict::reordered:
       return "reordered";
+    case Verdict::out_of_range:
+      return "out_of_range";
+    case Verdict::restart:
+      return "restart";
   }
   return "?";
 }
 
 // " (duplicate)", " (reordered)", " (3 missing before it)" or nothing.
 std::string verdict_note(const udp_seq::Arrival& a) {
+  if (a.verdict == Verdict::out_of_range) return " (out of range: not counted)";
+  if (a.verdict == Verdict::restart) return " (the numbering jumped: counting again from here)";
   if (a.verdict == Verdict::duplicate || a.verdict == Verdict::reordered) {
     return fmt::format(" ({})", verdict_name(a.verdict));
   }
@@ -46,19 +52,20 @@ json seq_json(const udp_seq::SeqCounter& c) {
   return {{"received", r.received},           {"unique", r.unique},
           {"expected", r.expected},           {"lost", r.lost},
           {"loss_percent", r.loss_percent()}, {"duplicated", r.duplicated},
-          {"reordered", r.reordered},         {"bad_timestamps", r.bad_times},
-          {"delay_ms", delay_json(c.delay())}};
+          {"reordered", r.reordered},         {"out_of_range", r.out_of_range},
+          {"bad_timestamps", r.bad_times},    {"delay_ms", delay_json(c.delay())}};
 }
 
-// "12 received, 1 lost (7.69%), 0 duplicated, 1 reordered; delay min/avg/max/jitter = ..."
+// "12 received, 1 lost (7.69%), 0 duplicated, 1 reordered[, 1 out of range]; delay ..."
 std::string seq_text(const udp_seq::SeqCounter& c) {
   const udp_seq::Report r = c.report();
   const udp_seq::Spread& d = c.delay();
-  std::string text = fmt::format(
-      "seq: {} received, {} lost ({:.2f}%), {} duplicated, {} reordered; one-way delay "
-      "min/avg/max/jitter = {:.3f}/{:.3f}/{:.3f}/{:.3f} ms",
-      r.received, r.lost, r.loss_percent(), r.duplicated, r.reordered, d.min(), d.avg(), d.max(),
-      d.jitter());
+  std::string text = fmt::format("seq: {} received, {} lost ({:.2f}%), {} duplicated, {} reordered",
+                                 r.received, r.lost, r.loss_percent(), r.duplicated, r.reordered);
+  // Numbers far from the others (forged, or a jump): counted apart, never as lost.
+  if (r.out_of_range) text += fmt::format(", {} out of range", r.out_of_range);
+  text += fmt::format("; one-way delay min/avg/max/jitter = {:.3f}/{:.3f}/{:.3f}/{:.3f} ms",
+                      d.min(), d.avg(), d.max(), d.jitter());
   if (r.bad_times) text += fmt::format(" ({})", plural(r.bad_times, "bad timestamp"));
   return text;
 }
@@ -92,6 +99,20 @@ std::string sender_text(const SenderTally& s) {
   return line;
 }
 
+// "echo: 5 answered; not answered: 1 from its own port, 300 over 1000/s" (nonzero parts).
+std::string echo_text(const EchoCounts& e) {
+  std::string refused;
+  auto part = [&](std::uint64_t n, std::string_view what) {
+    if (n) refused += fmt::format("{}{} {}", refused.empty() ? "" : ", ", n, what);
+  };
+  part(e.own_port, "from this socket's own port");
+  part(e.loop_port, "from a loop port (0, 7, 13, 19, 37)");
+  part(e.too_fast, fmt::format("over {:g}/s to one sender", echo_rate));
+  part(e.failed, "refused by sendto");
+  return fmt::format("echo: {} answered{}", e.answered,
+                     refused.empty() ? "" : "; not answered: " + refused);
+}
+
 }  // namespace
 
 SenderTally& Tally::sender(const Address& from) {
@@ -104,7 +125,8 @@ SenderTally& Tally::sender(const Address& from) {
   return s;
 }
 
-void Tally::add(const Datagram& d, std::string_view data, std::int64_t now_ns, double now_s) {
+EchoVerdict Tally::add(const Datagram& d, std::string_view data, std::int64_t now_ns,
+                       double now_s) {
   if (datagrams_ == 0) first_s_ = last_report_s_ = now_s;
   last_s_ = now_s;
   ++datagrams_;
@@ -120,8 +142,36 @@ void Tally::add(const Datagram& d, std::string_view data, std::int64_t now_ns, d
     if (!s.seq) s.seq = std::make_unique<udp_seq::SeqCounter>();
     arrival = s.seq->add(*header, now_ns);
   }
-  if (quiet_) return;
+  const EchoVerdict verdict = echo(s, d, now_s);
+  if (!quiet_) show(d, data, header, arrival, verdict, now_ns);
+  return verdict;
+}
 
+// Whether --echo answers this datagram (echo_guard.hpp), counted. Without --echo: no.
+EchoVerdict Tally::echo(SenderTally& s, const Datagram& d, double now_s) {
+  if (!echo_port_) return EchoVerdict::own_port;
+  const EchoVerdict verdict = echo_verdict(d.from.port(), *echo_port_, s.echoes, now_s);
+  switch (verdict) {
+    case EchoVerdict::answer:
+      ++echo_.answered;
+      break;
+    case EchoVerdict::own_port:
+      ++echo_.own_port;
+      break;
+    case EchoVerdict::loop_port:
+      ++echo_.loop_port;
+      break;
+    case EchoVerdict::too_fast:
+      ++echo_.too_fast;
+      break;
+  }
+  return verdict;
+}
+
+// One line per datagram: who, how big, the --seq fields, the text, and a refused echo.
+void Tally::show(const Datagram& d, std::string_view data,
+                 const std::optional<udp_seq::Header>& header, const udp_seq::Arrival& arrival,
+                 EchoVerdict verdict, std::int64_t now_ns) {
   std::string_view text = header ? data.substr(udp_seq::header_size) : data;
   json event{{"event", "datagram"},
              {"from", d.from.to_string()},
@@ -145,6 +195,10 @@ void Tally::add(const Datagram& d, std::string_view data, std::int64_t now_ns, d
   if (!fields.empty() || !text.empty()) human += ": " + fields;
   if (!fields.empty() && !text.empty()) human += ": ";
   human += visible(text);  // a peer's control characters never reach the terminal
+  if (echo_port_ && verdict != EchoVerdict::answer) {
+    event["not_echoed"] = echo_refusal(verdict);
+    human += fmt::format(" (not echoed: {})", echo_refusal(verdict));
+  }
   emit(event, human);
 }
 
@@ -190,6 +244,14 @@ void Tally::summary(std::string_view why) const {
   if (others_.datagrams) {
     event["other_senders"] = counts_json(others_);
     human += "\n" + others_text(others_);
+  }
+  if (echo_port_) {
+    event["echo"] = {{"answered", echo_.answered},
+                     {"own_port", echo_.own_port},
+                     {"loop_port", echo_.loop_port},
+                     {"too_fast", echo_.too_fast},
+                     {"failed", echo_.failed}};
+    human += "\n" + echo_text(echo_);
   }
   emit(event, human);
 }

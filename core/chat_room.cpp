@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "core/text.hpp"
+#include "core/names.hpp"
 
 namespace sockchat {
 
@@ -25,62 +25,16 @@ std::pair<std::string_view, std::string_view> split_word(std::string_view text) 
   return {text.substr(0, space), rest};
 }
 
-std::size_t utf8_chars(std::string_view text) {
-  std::size_t n = 0;
-  for (const char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  return n;
-}
-
-// The code point starting at text[i] and its length; `text` is valid UTF-8 (checked first).
-std::pair<char32_t, std::size_t> code_point(std::string_view text, std::size_t i) {
-  const auto c = static_cast<unsigned char>(text[i]);
-  const std::size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-  char32_t cp = n == 1 ? c : c & (0x7F >> n);
-  for (std::size_t k = 1; k < n; ++k) {
-    cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+// "/NICK" → "/nick": commands ignore ASCII case.
+std::string ascii_lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
-  return {cp, n};
-}
-
-// Characters a name must not have because a reader cannot see them for what they are:
-// controls (C0, DEL, C1), every kind of space (U+00A0, U+3000...), zero-width and bidi
-// formatting characters (U+200B-U+200F, U+202A-U+202E, U+2066-U+2069: "x\u202Ey" displays
-// reversed), blank fillers and tag characters. See Unicode's Default_Ignorable_Code_Point
-// and White_Space properties, and Unicode TR #36 "Security Considerations".
-bool invisible_or_space(char32_t cp) {
-  if (cp <= 0x20 || (cp >= 0x7F && cp <= 0xA0)) return true;  // C0, space, DEL, C1, NBSP
-  if (cp == 0xAD || cp == 0x034F || cp == 0x061C || cp == 0x115F || cp == 0x1160) return true;
-  if (cp == 0x1680 || cp == 0x180E || cp == 0x3000 || cp == 0x3164 || cp == 0xFEFF) return true;
-  if (cp >= 0x2000 && cp <= 0x200F) return true;  // spaces, zero-width, LRM/RLM
-  if (cp >= 0x2028 && cp <= 0x202F) return true;  // line/paragraph separators, bidi, NNBSP
-  if (cp >= 0x205F && cp <= 0x206F) return true;  // math space, word joiner, bidi isolates
-  if (cp == 0xFFA0 || (cp >= 0xFFF0 && cp <= 0xFFFB)) return true;  // fillers, annotations
-  return cp >= 0xE0000 && cp <= 0xE0FFF;  // tags and variation selectors supplement
-}
-
-bool has_control_or_space(std::string_view text) {
-  for (std::size_t i = 0; i < text.size();) {
-    const auto [cp, n] = code_point(text, i);
-    if (invisible_or_space(cp)) return true;
-    i += n;
-  }
-  return false;
+  return out;
 }
 
 }  // namespace
-
-bool valid_name(std::string_view name) {
-  if (name.empty() || !valid_utf8(name) || has_control_or_space(name)) return false;
-  return utf8_chars(name) <= max_name_chars && name_key(name) != "server";
-}
-
-std::string name_key(std::string_view name) {
-  std::string key(name);
-  for (char& c : key) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return key;
-}
 
 void Outcome::clear() {
   deliveries.clear();
@@ -157,7 +111,7 @@ void ChatRoom::say(ClientId id, std::string_view text, Outcome& out) {
 
 void ChatRoom::command(ClientId id, std::string_view line, Outcome& out) {
   const auto [word, args] = split_word(line);
-  const std::string verb = name_key(word);  // commands ignore case: /NICK works too
+  const std::string verb = ascii_lower(word);
   if (verb == "/nick") return nick(id, args, out);
   if (verb == "/who") return who(id, out);
   if (verb == "/msg") return private_message(id, args, out);
@@ -177,15 +131,19 @@ void ChatRoom::nick(ClientId id, std::string_view name, Outcome& out) {
   if (name.empty()) {
     return out.deliveries.push_back({Audience::one, id, "! usage: /nick NAME"});
   }
-  if (!valid_name(name)) {
-    return out.deliveries.push_back(
-        {Audience::one, id,
-         "! invalid name (1-32 characters, no spaces or control characters, not \"server\")"});
+  if (const std::string problem = name_problem(name); !problem.empty()) {
+    return out.deliveries.push_back({Audience::one, id, "! invalid name: " + problem});
   }
   const std::string key = name_key(name);
   const auto taken = by_name_.find(key);
   if (taken != by_name_.end() && taken->second != id) {
-    return out.deliveries.push_back({Audience::one, id, "! name taken"});
+    const std::string& other = name_of(taken->second);
+    // The same name in other letter case is taken; a look-alike is refused as one.
+    return out.deliveries.push_back(
+        {Audience::one, id,
+         name_fold(other) == name_fold(name)
+             ? std::string("! name taken")
+             : fmt::format("! name taken: it looks like {}, who is here", other)});
   }
   std::string& current = names_[id];
   if (current == name) {

@@ -7,7 +7,8 @@
 // serve-group (epoll, poll, select, threads) share it unchanged.
 //
 // Lines from the server:  <NAME> TEXT   a message;   * TEXT   a notice;   ! TEXT   an error.
-// Commands: /nick NAME, /who, /msg NAME TEXT, /me TEXT, /help, /quit.
+// Commands: /nick NAME, /who, /msg NAME TEXT, /me TEXT, /help, /quit. Which names are
+// allowed, and which count as the same, is names.hpp's rule.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +18,8 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "core/names.hpp"
 
 namespace sockchat {
 
@@ -91,16 +94,9 @@ class ChatRoom {
 
   Options options_;
   std::map<ClientId, std::string> names_;              // ordered by id: join order, for /who
-  std::unordered_map<std::string, ClientId> by_name_;  // key: the name in ASCII lower case
+  std::unordered_map<std::string, ClientId> by_name_;  // by name_key: look-alikes collide
   std::uint64_t next_guest_ = 1;
   std::uint64_t messages_ = 0;
 };
-
-// The rules for a name, pure and public so tests and clients can use them: 1–32 characters
-// of valid UTF-8, no spaces, no control characters, not "server" (the console's name).
-bool valid_name(std::string_view name);
-
-// Names are unique ignoring ASCII case: "Alice" and "alice" cannot both be online.
-std::string name_key(std::string_view name);
 
 }  // namespace sockchat

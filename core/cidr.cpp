@@ -53,6 +53,14 @@ Cidr Cidr::parse(std::string_view text) {
   const std::string_view host = text.substr(0, slash);
   const auto address = parse_address(host);
   if (!address) throw UsageError(fmt::format("not an IP address or CIDR block: '{}'", text));
+  // A scope names an IPv6 link (fe80::1%eth0); IPv4 has none, so one here is a mistake
+  // that would otherwise be dropped in silence.
+  if (!address->v6 && host.find('%') != std::string_view::npos) {
+    throw UsageError(
+        fmt::format("'{}': a scope (%...) belongs to IPv6 link-local addresses, "
+                    "not to an IPv4 block",
+                    text));
+  }
   Cidr c;
   c.v6_ = address->v6;
   c.bytes_ = address->bytes;
@@ -85,7 +93,10 @@ std::string Cidr::to_string() const {
 }
 
 bool AccessList::permits(std::string_view address) const {
-  if (!parse_address(address)) return true;  // a unix socket's peer: no address to judge
+  if (allow.empty() && deny.empty()) return true;  // no rules: nothing to judge
+  // Fail closed: an address the rules cannot read is not let through them. (A unix
+  // socket's peer has no address; the server does not ask about it.)
+  if (!parse_address(address)) return false;
   auto in = [&](const std::vector<Cidr>& list) {
     for (const Cidr& c : list) {
       if (c.contains(address)) return true;

@@ -30,7 +30,8 @@ class Cidr {
 };
 
 // The --allow/--deny rule: with any --allow, an address must be in one of them; it must be
-// in no --deny (deny wins). Unix-socket peers have no address and are always allowed.
+// in no --deny (deny wins). With any rule, an address that cannot be parsed is refused
+// (fail closed); unix-socket peers have no address, and the caller does not ask.
 struct AccessList {
   std::vector<Cidr> allow;
   std::vector<Cidr> deny;

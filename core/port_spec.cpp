@@ -41,9 +41,14 @@ std::uint16_t parse_one(std::string_view text, std::string_view spec, const Serv
                                lookup ? " or a service name" : ""));
 }
 
+// A run of ports, first to last: "1-65535" is one, however many times it is written.
+struct Interval {
+  unsigned first, last;
+};
+
 // "8000-8100", "-1024", "60000-", "-": the missing end is 1 or 65535, as in nmap.
 void add_range(std::string_view item, std::size_t dash, std::string_view spec,
-               const ServiceLookup& lookup, std::vector<std::uint16_t>& out) {
+               const ServiceLookup& lookup, std::vector<Interval>& out) {
   const std::string_view first_text = trim(item.substr(0, dash));
   const std::string_view last_text = trim(item.substr(dash + 1));
   const unsigned first = first_text.empty() ? 1 : parse_one(first_text, spec, lookup);
@@ -51,14 +56,35 @@ void add_range(std::string_view item, std::size_t dash, std::string_view spec,
   if (first > last) {
     throw UsageError(fmt::format("bad port range '{}': {} is greater than {}", item, first, last));
   }
-  for (unsigned p = first; p <= last; ++p) out.push_back(static_cast<std::uint16_t>(p));
+  out.push_back({first, last});
+}
+
+// Sorted, overlapping and touching runs merged, then expanded: memory grows with the
+// distinct ports, not with how often a spec repeats them (1,000 copies of "1-65535" once
+// took 150 MB).
+std::vector<std::uint16_t> expand(std::vector<Interval> runs) {
+  std::sort(runs.begin(), runs.end(),
+            [](const Interval& a, const Interval& b) { return a.first < b.first; });
+  std::vector<Interval> merged;
+  for (const Interval& r : runs) {
+    if (!merged.empty() && r.first <= merged.back().last + 1) {
+      merged.back().last = std::max(merged.back().last, r.last);
+    } else {
+      merged.push_back(r);
+    }
+  }
+  std::vector<std::uint16_t> ports;
+  for (const Interval& r : merged) {
+    for (unsigned p = r.first; p <= r.last; ++p) ports.push_back(static_cast<std::uint16_t>(p));
+  }
+  return ports;
 }
 
 }  // namespace
 
 std::vector<std::uint16_t> parse_port_spec(std::string_view spec, const ServiceLookup& lookup) {
   if (trim(spec).empty()) throw UsageError("port spec is empty");
-  std::vector<std::uint16_t> ports;
+  std::vector<Interval> runs;
   std::size_t start = 0;
   for (;;) {
     const std::size_t comma = spec.find(',', start);
@@ -71,16 +97,15 @@ std::vector<std::uint16_t> parse_port_spec(std::string_view spec, const ServiceL
                        (dash == 0 || all_digits(trim(item.substr(0, dash)))) &&
                        (dash + 1 == item.size() || all_digits(trim(item.substr(dash + 1))));
     if (range) {
-      add_range(item, dash, spec, lookup, ports);
+      add_range(item, dash, spec, lookup, runs);
     } else {
-      ports.push_back(parse_one(item, spec, lookup));
+      const unsigned port = parse_one(item, spec, lookup);
+      runs.push_back({port, port});
     }
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }
-  std::sort(ports.begin(), ports.end());
-  ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
-  return ports;
+  return expand(std::move(runs));
 }
 
 std::string format_port_spec(const std::vector<std::uint16_t>& sorted_ports) {

@@ -71,7 +71,7 @@ double RoundTrips::loss_percent() const {
 
 // ---------------------------------------------------------------------------------------
 
-SeqCounter::SeqCounter() : seen_(window / 64, 0) {}
+SeqCounter::SeqCounter() : ring_(window / 64) {}
 
 // RFC 1982: a 32-bit number is read as the one nearest the highest seen, so the numbers
 // keep growing through 4294967295 → 0 (and a straggler from before the wrap stays below).
@@ -80,48 +80,66 @@ std::int64_t SeqCounter::extend(std::uint32_t seq) const {
   return highest_ + delta;
 }
 
-// Marks n as received in the ring; returns whether it already was.
+// Whether n is near enough to the highest to be counted: less than a window above it, or
+// in one of the ring's blocks below it (the ring holds the window / 64 blocks up to the
+// highest's own).
+bool SeqCounter::in_window(std::int64_t n) const {
+  if (n > highest_) return static_cast<std::uint64_t>(n - highest_) < window;
+  return static_cast<std::uint64_t>((highest_ >> 6) - (n >> 6)) < ring_.size();
+}
+
+// Marks n as received; returns whether it already was. A slot still holding an older
+// block (or an earlier counting's) is stale: it is reset here, when it is reused.
 bool SeqCounter::test_and_set(std::int64_t n) {
-  const auto bit = static_cast<std::uint64_t>(n) % window;
-  const std::uint64_t mask = std::uint64_t{1} << (bit % 64);
-  const bool was = (seen_[bit / 64] & mask) != 0;
-  seen_[bit / 64] |= mask;
+  const std::int64_t block = n >> 6;  // floor(n / 64), negative numbers included
+  Slot& slot = ring_[static_cast<std::uint64_t>(block) % ring_.size()];
+  if (slot.block != static_cast<std::uint32_t>(block) || slot.generation != generation_) {
+    slot = {0, static_cast<std::uint32_t>(block), generation_};
+  }
+  const std::uint64_t mask = std::uint64_t{1} << (n & 63);
+  const bool was = (slot.bits & mask) != 0;
+  slot.bits |= mask;
   return was;
 }
 
-// The highest number moves up to n: the ring slots it passes belonged to numbers `window`
-// below, which are forgotten (cleared) to be reused.
-void SeqCounter::advance_to(std::int64_t n) {
-  if (static_cast<std::uint64_t>(n - highest_) >= window) {
-    std::fill(seen_.begin(), seen_.end(), 0);
-  } else {
-    for (std::int64_t k = highest_ + 1; k <= n; ++k) {
-      const auto bit = static_cast<std::uint64_t>(k) % window;
-      seen_[bit / 64] &= ~(std::uint64_t{1} << (bit % 64));
-    }
+// Counting (again) from seq: the earlier counting's numbers are kept in expected_before_.
+void SeqCounter::start(std::uint32_t seq) {
+  if (started_) expected_before_ += static_cast<std::uint64_t>(highest_ - lowest_ + 1);
+  started_ = true;
+  ++generation_;
+  lowest_ = highest_ = seq;
+  stray_.reset();
+  test_and_set(seq);
+  ++counts_.unique;
+}
+
+Arrival SeqCounter::stray(std::uint32_t seq) {
+  if (stray_ && seq == static_cast<std::uint32_t>(*stray_ + 1)) {
+    start(seq);  // two in a row: the numbering jumped
+    return {Verdict::restart, 0};
   }
-  highest_ = n;
+  stray_ = seq;
+  ++counts_.out_of_range;
+  return {Verdict::out_of_range, 0};
 }
 
 Arrival SeqCounter::add(std::uint32_t seq) {
   ++counts_.received;
   if (!started_) {
-    started_ = true;
-    lowest_ = highest_ = seq;
-    test_and_set(seq);
-    ++counts_.unique;
+    start(seq);
     return {Verdict::first, 0};
   }
   const std::int64_t n = extend(seq);
+  if (!in_window(n)) return stray(seq);
+  stray_.reset();
   if (n > highest_) {
     const auto missing = static_cast<std::uint64_t>(n - highest_ - 1);
-    advance_to(n);
+    highest_ = n;
     test_and_set(n);
     ++counts_.unique;
     return {missing ? Verdict::gap : Verdict::in_order, missing};
   }
-  const bool too_old = static_cast<std::uint64_t>(highest_ - n) >= window;
-  if (!too_old && test_and_set(n)) {
+  if (test_and_set(n)) {
     ++counts_.duplicated;
     return {Verdict::duplicate, 0};
   }
@@ -154,8 +172,7 @@ Arrival SeqCounter::add(const Header& header, std::int64_t received_ns) {
 Report SeqCounter::report() const {
   Report r = counts_;
   if (!started_) return r;
-  r.expected = static_cast<std::uint64_t>(highest_ - lowest_ + 1);
-  // A straggler older than the window may be a duplicate counted as new: never below 0.
+  r.expected = expected_before_ + static_cast<std::uint64_t>(highest_ - lowest_ + 1);
   r.lost = r.expected - std::min(r.expected, r.unique);
   return r;
 }

@@ -55,11 +55,14 @@ class Spread {
 
 // What one arrival was, compared with the ones before it.
 enum class Verdict {
-  first,      // the first datagram from this sender
-  in_order,   // the next number after the highest so far
-  gap,        // a higher number than expected: `missing` datagrams are (so far) lost
-  duplicate,  // a number already received
-  reordered,  // a number lower than the highest so far, not seen before: it came late
+  first,         // the first datagram from this sender
+  in_order,      // the next number after the highest so far
+  gap,           // a higher number than expected: `missing` datagrams are (so far) lost
+  duplicate,     // a number already received
+  reordered,     // a number lower than the highest so far, not seen before: it came late
+  out_of_range,  // a number a window or more away from the highest: a forgery, or a jump
+  restart,       // the number after an out-of-range one: the numbering jumped, counting
+                 // starts again from here
 };
 
 struct Arrival {
@@ -68,13 +71,14 @@ struct Arrival {
 };
 
 struct Report {
-  std::uint64_t received = 0;    // every datagram with a header, duplicates included
-  std::uint64_t unique = 0;      // distinct sequence numbers
-  std::uint64_t expected = 0;    // from the lowest to the highest number received
-  std::uint64_t lost = 0;        // expected - unique
-  std::uint64_t duplicated = 0;  // arrivals of a number already received
-  std::uint64_t reordered = 0;   // arrivals after a higher number (RFC 4737)
-  std::uint64_t bad_times = 0;   // send times that make no sense: left out of the delays
+  std::uint64_t received = 0;      // every datagram with a header, duplicates included
+  std::uint64_t unique = 0;        // distinct sequence numbers
+  std::uint64_t expected = 0;      // from the lowest to the highest number received
+  std::uint64_t lost = 0;          // expected - unique
+  std::uint64_t duplicated = 0;    // arrivals of a number already received
+  std::uint64_t reordered = 0;     // arrivals after a higher number (RFC 4737)
+  std::uint64_t out_of_range = 0;  // numbers a window or more from the highest: not counted
+  std::uint64_t bad_times = 0;     // send times that make no sense: left out of the delays
   double loss_percent() const;
 };
 
@@ -93,7 +97,17 @@ std::optional<double> one_way_delay_ms(const Header& header, std::int64_t receiv
 // after the last one received cannot be seen without a control channel. Sequence numbers
 // are 32 bits and wrap around: each is placed next to the highest seen (RFC 1982), so
 // 4294967295 → 0 is in order. Duplicates are recognised within a window of the 65536
-// numbers below the highest; an older straggler counts as reordered.
+// numbers up to the highest.
+//
+// A number a window or more above the highest, or below the window, is out of range:
+// counted apart, never as the billions "lost" or "expected" in between, because anyone
+// can forge one datagram. If the next arrival carries on from it (number + 1), the
+// numbering really jumped (a sender restarted, an outage longer than the window): counting
+// starts again from there, and the numbers skipped are not counted as lost.
+//
+// Each arrival costs O(1), whatever the numbers: the window is a ring of 64-bit words,
+// each tagged with the block of 64 numbers it holds, so a word left over from an older
+// block is recognised and reset when it is next used, and nothing is cleared in advance.
 class SeqCounter {
  public:
   static constexpr std::uint64_t window = 65536;
@@ -108,14 +122,26 @@ class SeqCounter {
   const Spread& delay() const { return delay_; }
 
  private:
+  // One word of the ring: which numbers of one block of 64 were received. `block` is the
+  // block's number (modulo 2^32) and `generation` the counting it belongs to.
+  struct Slot {
+    std::uint64_t bits = 0;
+    std::uint32_t block = 0;
+    std::uint32_t generation = 0;
+  };
   std::int64_t extend(std::uint32_t seq) const;
+  bool in_window(std::int64_t n) const;
   bool test_and_set(std::int64_t n);
-  void advance_to(std::int64_t n);
+  void start(std::uint32_t seq);
+  Arrival stray(std::uint32_t seq);
 
   bool started_ = false;
   std::int64_t lowest_ = 0, highest_ = 0;  // extended (64-bit, never wrapping) numbers
+  std::uint64_t expected_before_ = 0;      // the numbers of earlier countings (restarts)
+  std::optional<std::uint32_t> stray_;     // the last out-of-range number, if it was the last
+  std::uint32_t generation_ = 0;           // ++ at each (re)start: every slot is then stale
   Report counts_;
-  std::vector<std::uint64_t> seen_;  // a ring of `window` bits: numbers received
+  std::vector<Slot> ring_;  // window / 64 slots
   Spread delay_;
 };
 

@@ -16,6 +16,7 @@ a server that hangs, never answers, is not running or floods the grader (a line 
 roster. Standard library only.
 """
 import argparse
+import collections
 import concurrent.futures
 import csv
 import errno
@@ -49,12 +50,12 @@ class Student:
     """One client of a student's server, reading lines until a deadline shared by all the
     checks of that student."""
 
-    def __init__(self, host, port, deadline):
+    def __init__(self, host, port, deadline, seen):
         self.deadline = deadline
         self.sock = socket.create_connection((host, port), timeout=self.left())
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
-        self.seen = []  # every line read, for the report
+        self.seen = seen  # the last line read by this student's clients, for the report
 
     def left(self):
         remaining = self.deadline - time.monotonic()
@@ -96,15 +97,15 @@ def verdict(check, line, good, want):
     return check, good, line if good else f"got {line!r}, want {want}"
 
 
-def run_checks(host, port, deadline):
+def run_checks(host, port, deadline, seen):
     """Yields (check, passed, detail) in CHECKS order. A check reads until the line it is
     about (skipping a classmate's chatter), then says whether that line is right. A server
     that never sends it runs out the student's time: the rest are then not reached."""
     tag = secrets.token_hex(2)
     alice, bob = f"alice{tag}", f"bob{tag}"
-    a = Student(host, port, deadline)
+    a = Student(host, port, deadline, seen)
     yield "connects", True, f"connected to {host}:{port}"
-    b = Student(host, port, deadline)
+    b = Student(host, port, deadline, seen)
     try:
         line = a.until(lambda s: "joined" in s)
         yield verdict("joins", line, line.startswith("* ") and line.endswith(" joined"),
@@ -149,12 +150,14 @@ def run_checks(host, port, deadline):
 def grade(student, host, port, seconds):
     """Every check for one student, within `seconds`; never raises."""
     deadline = time.monotonic() + seconds
-    results, stopped = {}, "not reached"
+    results, stopped, seen = {}, "not reached", collections.deque(maxlen=1)
     try:
-        for check, passed, detail in run_checks(host, port, deadline):
+        for check, passed, detail in run_checks(host, port, deadline, seen):
             results[check] = (passed, detail)
     except (OutOfTime, socket.timeout):
         stopped = f"no answer within {seconds:g} s"
+        if seen:  # what the server did say helps the student more than its silence
+            stopped += f"; the last line read: {seen[-1][:80]!r}"
     except OSError as e:
         stopped = describe_error(e)
     checks = []

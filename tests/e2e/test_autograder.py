@@ -137,6 +137,27 @@ class ClassOfServers(unittest.TestCase):
         self.assertEqual(checks[1]["detail"], "a line longer than 65536 bytes")
         self.assertLess(elapsed, 20)  # cut off, not timed out
 
+    def test_a_timeout_names_the_last_line_the_server_said(self):
+        listener = socket.socket()
+        self.addCleanup(listener.close)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        conns = []
+
+        def greet():  # says hello to each of the grader's two clients, then nothing
+            for _ in range(2):
+                conn, _ = listener.accept()
+                conns.append(conn)
+                conn.sendall(b"hello\n")
+
+        threading.Thread(target=greet, daemon=True).start()
+        self.addCleanup(lambda: [c.close() for c in conns])
+        port = listener.getsockname()[1]
+        result, out, _ = grade(f"student,host,port\nhal,127.0.0.1,{port}\n", "--time", "1")
+        with open(out["json"], encoding="utf-8") as f:
+            checks = json.load(f)[0]["checks"]
+        self.assertEqual(checks[1]["detail"], "no answer within 1 s; the last line read: 'hello'")
+
     def test_everyone_passing_exits_0(self):
         port = harness.Server("serve-group", "--port", "0").port
         result, _, _ = grade(f"student,host,port\nann,127.0.0.1,{port}\n")

@@ -7,10 +7,12 @@ still alive and still serving someone else, and that its memory and descriptors 
 
 Loopback only, ports from the kernel, every loop bounded; waits poll with a deadline.
 """
+import json
 import os
 import signal
 import socket
 import struct
+import subprocess
 import threading
 import time
 import unittest
@@ -173,6 +175,97 @@ class ChatCommandAbuse(unittest.TestCase):
                 o.close()
 
 
+class Impersonation(unittest.TestCase):
+    """Names a reader could take for the server, a notice or another member (issue 11).
+    Before: /nick accepted <server>, ѕerver (Cyrillic ѕ), ｓerver (fullwidth), *, server:,
+    and аlice (Cyrillic а) beside alice; after /nick server:, /me left showed everyone
+    '* server: left'."""
+
+    def setUp(self):
+        self.server = harness.Server("serve-group", "--port", "0", timeout=TIMEOUT)
+        self.mallory = Client(self.server.port, raw=True)
+        self.mallory.welcome()
+        self.alice = Client(self.server.port, raw=True)
+        self.alice.welcome()
+        self.mallory.until(lambda l: l.endswith(b" joined"))
+        self.alice.send(b"/nick alice\n")
+        self.alice.until(lambda l: l == b"* guest2 is now known as alice")
+        self.mallory.until(lambda l: l == b"* guest2 is now known as alice")
+
+    def tearDown(self):
+        self.mallory.close()
+        self.alice.close()
+        self.assertEqual(self.server.stop(), 0, self.server.stderr)
+
+    def test_names_that_pass_for_the_server_or_a_member_are_refused(self):
+        for bad in ["<server>", "\u0455erver", "\uff53erver", "SERVER", "*", "server:", "!alice",
+                    "\u0430lice", "ALICE", "^_^"]:
+            with self.subTest(name=bad):
+                self.mallory.send(b"/nick " + bad.encode() + b"\n")
+                reply = self.mallory.line()
+                self.assertTrue(reply.startswith(b"! invalid name: ")
+                                or reply.startswith(b"! name taken"), reply)
+        self.mallory.send(b"/who\n")
+        self.assertEqual(self.mallory.line(), b"* 2 online: guest1, alice")
+
+    def test_me_cannot_forge_a_server_notice(self):
+        self.mallory.send(b"/nick server:\n")
+        self.assertTrue(self.mallory.line().startswith(b"! invalid name: "))
+        self.mallory.send(b"/me left\n")
+        self.assertEqual(self.alice.line(), b"* guest1 left")  # the true name, not "server:"
+
+    def test_names_in_one_script_are_welcome(self):
+        for good in ["\u5c0f\u660e", "\u0418\u0432\u0430\u043d", "Jos\u00e9", "\uae40\ubbfc\uc900"]:
+            with self.subTest(name=good):
+                self.mallory.send(b"/nick " + good.encode() + b"\n")
+                self.assertTrue(self.mallory.line().endswith(b" is now known as " + good.encode()))
+
+
+class UdpSeqForgery(unittest.TestCase):
+    """Before: one datagram forged with sequence number +2^31 made udp-recv --seq report
+    '2147483640 lost (100.00%)'."""
+
+    def test_a_forged_sequence_number_is_out_of_range_not_billions_lost(self):
+        recv = harness.Server("udp-recv", "--port", "0", "--count", "10", json_events=True,
+                              timeout=TIMEOUT)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for n in list(range(8)) + [2**31 + 7, 8]:
+                s.sendto(struct.pack("!4sIq", b"SCSQ", n, time.time_ns()), ("127.0.0.1", recv.port))
+                recv.wait_line(lambda l: '"datagram"' in l)
+        status, out, _ = recv.finish()
+        self.assertEqual(status, 0)
+        seq = json.loads(out.decode().splitlines()[-1])["senders"][0]["seq"]
+        self.assertEqual((seq["received"], seq["lost"], seq["out_of_range"]), (10, 0, 1))
+        self.assertEqual(seq["expected"], 9)
+
+
+class ProbeAndAccessLists(unittest.TestCase):
+    @unittest.skipIf(SANITIZED, "ASan's allocator says nothing about the program's memory")
+    def test_repeated_port_ranges_do_not_take_memory(self):
+        """1,000 copies of 1-65535 took 150 MB (expanded before duplicates went). The ',0'
+        at the end makes it a usage error once everything before it is parsed, so no port
+        is probed. Peaks are compared with a one-port spec's (a child's peak includes what
+        it shared with this process before exec)."""
+        def peak_kib(spec):
+            p = subprocess.Popen([SOCKCHAT, "probe", "127.0.0.1", spec],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            _, status, usage = os.wait4(p.pid, 0)
+            err = p.stderr.read().decode()
+            p.stderr.close()
+            self.assertEqual(os.waitstatus_to_exitcode(status), 2, err)
+            self.assertIn("port 0 is out of range", err)
+            return usage.ru_maxrss
+
+        base = peak_kib("0")
+        self.assertLess(peak_kib(",".join(["1-65535"] * 1000) + ",0") - base, 16 * 1024)
+
+    def test_a_scope_on_an_ipv4_block_is_a_usage_error(self):
+        r = harness.run("serve-group", "--port", "0", "--allow", "1.2.3.4%eth0/32", text=True,
+                        timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("scope", r.stderr)
+
+
 class UdpUnderAttack(unittest.TestCase):
     def setUp(self):
         self.recv = harness.Server("udp-recv", "--port", "0", timeout=TIMEOUT)
@@ -216,6 +309,98 @@ class UdpUnderAttack(unittest.TestCase):
         after = senders(3000, b"3000 more")
         if not SANITIZED:
             self.assertLess(after - first, 3 * 1024, "memory still grows with each new sender")
+
+
+def spoof_udp(src, sport, dport, payload):
+    """One IPv4 datagram to 127.0.0.1:dport that claims to come from src:sport, as anyone
+    on a network can send (no checksum: 0 means none in IPv4). Needs CAP_NET_RAW."""
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, socket.IPPROTO_UDP, 0,
+                     socket.inet_aton(src), socket.inet_aton("127.0.0.1"))
+    with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as raw:
+        raw.sendto(ip + udp, ("127.0.0.1", 0))
+
+
+def can_spoof():
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW).close()
+        return True
+    except PermissionError:
+        return False
+
+
+class UdpEchoLoops(unittest.TestCase):
+    """udp-recv --echo answers whatever source a datagram claims. Before: one datagram
+    forged from its own address and port made it answer itself forever (368,221 datagrams,
+    2.1 s of CPU in 3 s), one from a broadcast source ended it (sendto EACCES), and a
+    sender got as many answers as it could send."""
+
+    def setUp(self):
+        self.recv = harness.Server("udp-recv", "--port", "0", "--echo", json_events=True,
+                                   timeout=TIMEOUT)
+        self.target = ("127.0.0.1", self.recv.port)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.settimeout(TIMEOUT)
+
+    def tearDown(self):
+        self.sock.close()
+        self.recv.kill()
+
+    def ping(self, tag):
+        """A datagram from an honest sender, and its echo: everything sent before it has
+        been handled (one socket, one loop, in order)."""
+        self.sock.sendto(tag, self.target)
+        while self.sock.recv(65536) != tag:
+            pass
+
+    def summary(self):
+        self.assertEqual(self.recv.stop(signal.SIGINT), 0, self.recv.stderr)
+        events = [json.loads(l) for l in self.recv.lines_left()]
+        return [e for e in events if e["event"] == "summary"][-1]
+
+    @unittest.skipUnless(can_spoof(), "forging a source address needs CAP_NET_RAW")
+    def test_a_datagram_forged_from_its_own_address_is_not_answered(self):
+        spoof_udp("127.0.0.1", self.recv.port, self.recv.port, b"loop forever")
+        spoof_udp("255.255.255.255", 5000, self.recv.port, b"answer a broadcast")
+        self.ping(b"still here")
+        s = self.summary()
+        self.assertEqual(s["datagrams"], 3)  # not one more: the loop never started
+        self.assertEqual(s["echo"]["own_port"], 1)
+        self.assertEqual(s["echo"]["failed"], 1)  # EACCES, counted, and the receiver goes on
+        self.assertEqual(s["echo"]["answered"], 1)
+
+    def test_the_classic_loop_ports_are_not_answered(self):
+        chargen = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            chargen.bind(("127.0.0.1", 19))
+        except OSError as e:  # not root, or a real chargen service
+            chargen.close()
+            self.skipTest(f"cannot bind port 19: {e}")
+        with chargen:
+            chargen.sendto(b"from chargen", self.target)
+            self.ping(b"after chargen")
+            chargen.setblocking(False)
+            with self.assertRaises(BlockingIOError):  # no answer came to port 19
+                chargen.recv(65536)
+        self.assertEqual(self.summary()["echo"]["loop_port"], 1)
+
+    def test_one_sender_gets_a_burst_then_a_bounded_rate(self):
+        """At most echo_burst (100) answers, then echo_rate (1000) a second, per sender."""
+        start = time.monotonic()
+        sent = 0
+        for _ in range(20):  # in steps the receive buffer holds, so nothing is dropped
+            for _ in range(100):
+                self.sock.sendto(b"flood", self.target)
+            sent += 100
+            for _ in range(100):
+                self.recv.wait_line(lambda l: '"flood"' in l)
+        elapsed = time.monotonic() - start
+        s = self.summary()
+        echo = s["echo"]
+        self.assertEqual(echo["answered"] + echo["too_fast"], sent)
+        self.assertLessEqual(echo["answered"], 100 + 1000 * elapsed + 1)
+        if elapsed < 1.0:  # a fast machine: some were surely over the rate
+            self.assertGreater(echo["too_fast"], 0)
 
 
 class ProbeAgainstHostileServers(unittest.TestCase):

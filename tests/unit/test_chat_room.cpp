@@ -185,7 +185,121 @@ TEST_CASE("valid_name: 1 to 32 characters, no spaces or controls", "[room][nick]
   CHECK_FALSE(valid_name("c1\xc2\x85"));  // U+0085, a C1 control
   CHECK_FALSE(valid_name("bad\xff"));     // not UTF-8
   CHECK_FALSE(valid_name("Server"));
-  CHECK(name_key("AbC") == "abc");
+  CHECK(name_key("AbC") == name_key("abc"));
+}
+
+// Names a reader can trust (Unicode TR39): nobody may look like the server, a notice, or
+// another member. Each refusal is one "! invalid name: WHY" line to the sender alone.
+TEST_CASE("names that would pass for the server are refused", "[room][nick]") {
+  for (const char* bad : {
+           "server",
+           "Server",
+           "SERVER",
+           "\u0455erver",                           // Cyrillic dze: ѕerver
+           "\uFF53erver",                           // fullwidth: ｓerver
+           "\uFF33\uFF25\uFF32\uFF36\uFF25\uFF32",  // ＳＥＲＶＥＲ
+           "\u0455\u0435rv\u0435r",                 // Cyrillic ѕ and е: mixed scripts
+           "<server>",
+           "server:",
+           "serv\u0435r",
+       }) {
+    INFO(bad);
+    CHECK_FALSE(valid_name(bad));
+  }
+  CHECK(name_problem("\uFF53erver") == "it looks like \"server\", the console's name");
+  CHECK(name_problem("servers").empty());  // a different word is fine
+}
+
+TEST_CASE("names with <, > or :, or starting with * or !, are refused", "[room][nick]") {
+  for (const char* bad : {"<bob>", "a<b", "b>", "bob:", "x:y", "*", "*bob", "!bob", "!"}) {
+    INFO(bad);
+    CHECK_FALSE(valid_name(bad));
+  }
+  CHECK(name_problem("bob:") ==
+        "no '<', '>' or ':' (they would make it look like a line's sender)");
+  CHECK(name_problem("*bob") ==
+        "it may not start with '*' or '!' (they would make it look like a notice or an error)");
+  CHECK(valid_name("bob*"));
+  CHECK(valid_name("bob!"));
+}
+
+TEST_CASE("a name needs a letter or a digit", "[room][nick]") {
+  for (const char* bad : {"^_^", "...", "-", "()", "\u3002\u3002", "\U0001F600"}) {
+    INFO(bad);
+    CHECK(name_problem(bad) == "it needs a letter or a digit");
+  }
+  CHECK(valid_name("42"));
+  CHECK(valid_name("a_b"));
+}
+
+TEST_CASE("mixed-script names are refused, saying which scripts", "[room][nick]") {
+  CHECK(name_problem("\u0430lice") == "mixes scripts (Cyrillic, Latin): use one");  // аlice
+  CHECK(name_problem("b\u03BFb") == "mixes scripts (Greek, Latin): use one");       // bοb
+  CHECK_FALSE(valid_name("1\u0663"));  // ASCII 1 beside an Arabic-Indic 3
+}
+
+TEST_CASE("names in one script stay welcome", "[room][nick]") {
+  for (const char* good : {
+           "\u5C0F\u660E",                    // 小明
+           "\u0418\u0432\u0430\u043D",        // Иван
+           "Jos\u00E9",                       // José
+           "\uAE40\uBBFC\uC900",              // 김민준
+           "\u5C71\u7530\u305F\u308D\u3046",  // 山田たろう: Han with kana, as Japanese is written
+           "alice",
+           "bob_2",
+           "guest7",
+       }) {
+    INFO(good);
+    CHECK(name_problem(good).empty());
+  }
+}
+
+TEST_CASE("look-alikes share a key; the same name in other case is the same name", "[room][nick]") {
+  CHECK(name_key("alice") == name_key("\u0430lice"));
+  CHECK(name_key("alice") == name_key("ALICE"));
+  CHECK(name_key("alice") == name_key("\uFF41lice"));  // fullwidth ａ
+  CHECK(name_key("mallory") == name_key("rnallory"));  // rn reads as m
+  CHECK(name_key("alice") != name_key("bob"));
+  CHECK(name_fold("Alice") == name_fold("alice"));
+  CHECK(name_fold("\u0430lice") != name_fold("alice"));
+}
+
+TEST_CASE("/nick refuses a look-alike of a member present, naming who", "[room][nick]") {
+  Room r(3);
+  r.say(1, "/nick alice");
+  r.say(3, "/nick scope");
+  r.clear();
+  r.say(2, "/nick \u0430lice");  // аlice: Cyrillic а, Latin lice
+  CHECK(r.take(2) == Lines{"! invalid name: mixes scripts (Cyrillic, Latin): use one"});
+  r.say(2, "/nick \uFF41lice");  // ａlice: fullwidth is the same name typed wider
+  CHECK(r.take(2) == Lines{"! name taken"});
+  r.say(2, "/nick \u0455\u0441\u043E\u0440\u0435");  // ѕсоре, every letter Cyrillic
+  CHECK(r.take(2) == Lines{"! name taken: it looks like scope, who is here"});
+  r.say(2, "/nick rnallory");  // nobody is mallory: nothing to mistake it for
+  CHECK(r.take(2) == Lines{"* guest2 is now known as rnallory"});
+  CHECK(r.take(1) == Lines{"* guest2 is now known as rnallory"});
+  r.say(1, "/nick mallory");
+  CHECK(r.take(1) == Lines{"! name taken: it looks like rnallory, who is here"});
+  CHECK(r.room.name_of(1) == "alice");
+  r.say(1, "/nick Alice");  // her own name in other case: a rename, not a look-alike
+  CHECK(r.take(1) == Lines{"* alice is now known as Alice"});
+}
+
+TEST_CASE("/msg finds a member by how the name looks", "[room][msg]") {
+  Room r(2);
+  r.say(1, "/nick alice");
+  r.clear();
+  r.say(2, "/msg ALICE hi");
+  CHECK(r.take(1) == Lines{"<guest2> (private) hi"});
+}
+
+TEST_CASE("after /nick server: is refused, /me cannot forge a server notice", "[room][nick]") {
+  Room r(2);
+  r.clear();
+  r.say(1, "/nick server:");
+  CHECK(r.take(1)[0].starts_with("! invalid name: "));
+  r.say(1, "/me left");
+  CHECK(r.take(2) == Lines{"* guest1 left"});  // the name shows who speaks, never "server:"
 }
 
 TEST_CASE("/who lists every name in one notice, to the asker only", "[room][who]") {

@@ -54,5 +54,23 @@ TEST_CASE("access list: allow restricts, deny wins", "[cidr]") {
   CHECK(list.permits("127.0.0.1"));
   CHECK_FALSE(list.permits("127.0.0.2"));
   CHECK_FALSE(list.permits("10.0.0.1"));
-  CHECK(list.permits("/tmp/chat.sock"));  // a unix peer has no address to judge
+  CHECK(open.permits("/tmp/chat.sock"));  // no rules: nothing to judge
+}
+
+// A CIDR check on an address it could not parse used to let it through (fail open).
+TEST_CASE("with any rule, an address that cannot be parsed is refused", "[cidr]") {
+  AccessList deny_one;
+  deny_one.deny.push_back(Cidr::parse("10.0.0.1"));
+  for (const char* bad : {"", "not an address", "10.0.0.1x", "999.1.1.1", "::g", "1.2.3"}) {
+    INFO(bad);
+    CHECK_FALSE(deny_one.permits(bad));
+  }
+  CHECK(deny_one.permits("10.0.0.2"));
+}
+
+TEST_CASE("a scope on an IPv4 block is a usage error", "[cidr]") {
+  CHECK_THROWS_AS(Cidr::parse("1.2.3.4%eth0/32"), UsageError);
+  CHECK_THROWS_AS(Cidr::parse("10.0.0.0%1/8"), UsageError);
+  CHECK_THROWS_AS(Cidr::parse("::ffff:1.2.3.4%eth0"), UsageError);
+  CHECK(Cidr::parse("fe80::1%eth0/64").contains("fe80::2"));  // IPv6 links have a scope
 }

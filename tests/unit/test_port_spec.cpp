@@ -94,3 +94,20 @@ TEST_CASE("format_port_spec folds runs back into ranges", "[port_spec]") {
   const Ports some = parse_port_spec("1-3,7,9-10");
   CHECK(parse_port_spec(format_port_spec(some)) == some);
 }
+
+// 1,000 copies of "1-65535" once expanded to 65 million ports before duplicates went
+// (150 MB for probe). Runs are merged first: the result never holds more than the
+// distinct ports, whatever the repetition.
+TEST_CASE("repeated and overlapping ranges are merged before they are expanded", "[probe]") {
+  std::string spec = "1-65535";
+  for (int i = 1; i < 1000; ++i) spec += ",1-65535";
+  const Ports all = parse_port_spec(spec);
+  CHECK(all.size() == 65535);
+  CHECK(all.capacity() <= 2 * 65536);
+  CHECK(all.front() == 1);
+  CHECK(all.back() == 65535);
+  CHECK(parse_port_spec("10-20,5-12,21,30,19-25,1") == Ports{1,  5,  6,  7,  8,  9,  10, 11,
+                                                             12, 13, 14, 15, 16, 17, 18, 19,
+                                                             20, 21, 22, 23, 24, 25, 30});
+  CHECK(format_port_spec(parse_port_spec("100-200,150-300,301,50")) == "50,100-301");
+}
