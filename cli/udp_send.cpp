@@ -144,8 +144,10 @@ void Sender::await_reply(std::uint32_t seq, double sent_s) {
     try {
       d = s_.recvfrom(buffer.data(), buffer.size());
     } catch (const TimeoutError&) {
+      // Worded as every timeout is (docs/errors.md): CALL ADDRESS: timed out after S s.
       emit({{"event", "no_reply"}, {"seq", seq}, {"timeout_s", o_.timeout}},
-           fmt::format("no reply for seq={} within {:g} s", seq, o_.timeout));
+           fmt::format("recvfrom {}: timed out after {:g} s (no reply to seq={})", to_.to_string(),
+                       o_.timeout, seq));
       return;
     } catch (const SocketError& e) {
       explain_udp_error(e, to_.family());
@@ -211,7 +213,9 @@ int Sender::finish() const {
   // A single datagram sent quietly, like nc -u; otherwise say what was done.
   emit(event, sent_ > 1 || o_.reply || o_.count ? human : "");
   if (o_.reply && pings_.transmitted() > 0 && pings_.received() == 0) {
-    error(fmt::format("no reply from {}", to_.to_string()));
+    error(fmt::format("recvfrom {}: timed out after {:g} s (no reply to any of {})",
+                      to_.to_string(), o_.timeout, plural(pings_.transmitted(), "datagram")),
+          "ETIMEDOUT");
     return 1;  // as ping: no reply at all is a failure
   }
   return 0;

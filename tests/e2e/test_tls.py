@@ -310,6 +310,65 @@ class Interop(unittest.TestCase):
         self.assertEqual(socat.finish()[0], 0)
 
 
+class Group(unittest.TestCase):
+    """serve-group --ssl in each event-loop model: sockchat, ncat --ssl and Python clients
+    in one room; handshakes never hold the loop."""
+
+    def start(self, io):
+        server = harness.Server("serve-group", "--port", "0", "--io", io, "--ssl",
+                                "--ssl-handshake-timeout", "0.5", timeout=WAIT)
+        self.addCleanup(server.stop)
+        hint = server.next_line()
+        m = re.match(r"connect with: sockchat connect 127\.0\.0\.1 \d+ (--ssl --ssl-fingerprint "
+                     r"\S+)   \(or: ncat --ssl 127\.0\.0\.1 \d+\)$", hint)
+        self.assertTrue(m, hint)
+        return server, m.group(1).split()
+
+    def test_a_room_of_tls_clients_in_every_event_loop_model(self):
+        for io in ("epoll", "poll", "select"):
+            with self.subTest(io=io):
+                server, flags = self.start(io)
+                # A silent client holds nothing: the others join and talk meanwhile.
+                silent = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
+                self.addCleanup(silent.close)
+                alice = connect("127.0.0.1", str(server.port), *flags, "--nick", "alice")
+                alice.wait_for(rb"\* welcome, ", "out")
+                ncat = Proc(["ncat", "--ssl", "127.0.0.1", str(server.port)])
+                ncat.wait_for(rb"\* welcome, guest\d+", "out")
+                alice.wait_for(rb"\* guest\d+ joined", "out")
+                with python_client(server.port) as py:
+                    ncat.send("你好 from ncat\n".encode())
+                    alice.wait_for("<guest\\d+> 你好 from ncat\n".encode(), "out")
+                    alice.send(b"hi from alice\n")
+                    ncat.wait_for(rb"<alice> hi from alice\n", "out")
+                    got = b""
+                    while b"<alice> hi from alice\n" not in got:
+                        chunk = py.recv(4096)
+                        self.assertTrue(chunk)
+                        got += chunk
+                # Plain text at a TLS room: dropped with one line, the room goes on.
+                with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as p:
+                    p.sendall(b"hello in plain text\n")
+                    server.wait_for(rb"client 127\.0\.0\.1:\d+ dropped: do_handshake "
+                                    rb"127\.0\.0\.1:\d+: the peer does not speak TLS")
+                server.wait_for(rb"client 127\.0\.0\.1:\d+ dropped: do_handshake "
+                                rb"127\.0\.0\.1:\d+: timed out after 0\.5 s")
+                self.assertEqual(recv_until_eof(silent), b"")
+                ncat.send(b"still here\n")
+                alice.wait_for(rb"> still here\n", "out")
+                alice.close_stdin()
+                self.assertEqual(alice.finish()[0], 0)
+                self.assertEqual(server.stop(), 0)
+                ncat.wait_for(rb"\* server shutting down\n", "out")
+                ncat.close_stdin()
+                self.assertEqual(ncat.finish()[0], 0)
+
+    def test_threads_say_not_yet(self):
+        r = harness.run("serve-group", "--port", "0", "--io", "threads", "--ssl")
+        self.assertEqual(r.returncode, 2)
+        self.assertRegex(r.stderr, rb"^sockchat: --ssl works with --io epoll, poll or select")
+
+
 class BadCertificates(unittest.TestCase):
     """connect --ssl refuses each bad certificate with one line saying which; exit 1."""
 
