@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/common.hpp"
+#include "core/byte_stream.hpp"
 #include "core/error.hpp"
 #include "core/text.hpp"
 #include "core/trace.hpp"
@@ -179,8 +180,10 @@ void show_listening(const Address& bound, const GroupOptions& options) {
   // same framing on the client, and nc cannot write its 4-byte headers.
   const bool length = options.framing == "length";
   const std::string framing = length ? " --framing length" : "";
+  const std::string tls =
+      options.tls_context ? tls_connect_flags(*options.tls_context, options.tls) : "";
   if (bound.is_unix()) {
-    say(fmt::format("connect with: sockchat connect unix:{}{}", bound.host(), framing));
+    say(fmt::format("connect with: sockchat connect unix:{}{}{}", bound.host(), framing, tls));
     return;
   }
   std::string host = bound.host();
@@ -189,11 +192,54 @@ void show_listening(const Address& bound, const GroupOptions& options) {
     host = reachable_host(bound);
   }
   if (length) {
-    say(fmt::format("connect with: sockchat connect {} {}{}", host, bound.port(), framing));
+    say(fmt::format("connect with: sockchat connect {} {}{}{}", host, bound.port(), framing, tls));
+    return;
+  }
+  if (options.tls_context) {  // nc speaks no TLS; ncat --ssl does
+    say(fmt::format("connect with: sockchat connect {} {}{}   (or: ncat --ssl {} {})", host,
+                    bound.port(), tls, host, bound.port()));
     return;
   }
   say(fmt::format("connect with: sockchat connect {} {}   (or: nc {} {})", host, bound.port(), host,
                   bound.port()));
+}
+
+// ---------------------------------------------------------------------------------------
+// One client's connection, plain or TLS.
+
+void Connection::start_tls(const TlsContext& context, std::string peer) {
+  tls_ = std::make_unique<TlsStream>(TlsStream::server(context, socket_, std::move(peer)));
+}
+
+std::optional<short> Connection::handshake() {
+  auto wait_for = tls_->try_handshake();
+  tls_ready_ = !wait_for;
+  return wait_for;
+}
+
+std::size_t Connection::receive(char* buffer, std::size_t size) {
+  return tls_ ? tls_->recv(buffer, size) : socket_.recv(buffer, size);
+}
+
+std::size_t Connection::send(const std::vector<std::string_view>& pieces) {
+  if (!tls_) return socket_.sendmsg(pieces);
+  // One record's worth at most: a retry after WANT_WRITE then presents the same first
+  // bytes again (the outbox keeps them until they are sent), as OpenSSL requires.
+  constexpr std::size_t kRecord = 16 * 1024;
+  joined_.clear();
+  for (const std::string_view piece : pieces) {
+    joined_.append(piece.substr(0, kRecord - joined_.size()));
+    if (joined_.size() == kRecord) break;
+  }
+  return tls_->send(joined_);
+}
+
+void Connection::shutdown_write() {
+  if (tls_ && tls_ready_) {
+    tls_->shutdown_write();
+  } else {
+    SocketStream(socket_).shutdown_write();
+  }
 }
 
 void show_summary(const EngineTotals& t) {

@@ -16,12 +16,14 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/tls_options.hpp"
 #include "core/chat_room.hpp"
 #include "core/cidr.hpp"
 #include "core/framing.hpp"
 #include "core/room_engine.hpp"
 #include "core/signals.hpp"
 #include "core/socket.hpp"
+#include "core/tls_stream.hpp"
 
 namespace sockchat::cli {
 
@@ -41,6 +43,8 @@ struct GroupOptions {
   bool echo = false;
   std::string unix_path;
   bool unix_given = false;  // --unix was given, even as '' (an error, not "use TCP")
+  TlsOptions tls;
+  std::shared_ptr<const TlsContext> tls_context;  // made from `tls` before listening
 
   Framing framing_kind() const { return *parse_framing(framing); }
   AccessList access() const;  // parses --allow/--deny; throws UsageError
@@ -88,20 +92,33 @@ class ConsoleHooks : public RoomEngine::Hooks {
 };
 
 // One client's socket: its read and its write, each in one place, so that a TLS session
-// can later sit here without the engine knowing.
+// (--ssl) sits here without the engine knowing.
 class Connection {
  public:
   explicit Connection(Socket socket) : socket_(std::move(socket)) {}
-  // recv(2) into `buffer`: the bytes read, 0 at end of stream. Throws WouldBlockError
-  // (nothing there) or SocketError.
-  std::size_t receive(char* buffer, std::size_t size) { return socket_.recv(buffer, size); }
+  // --ssl: a TLS session over the socket (nonblocking), its handshake still to do.
+  void start_tls(const TlsContext& context, std::string peer);
+  bool handshaking() const { return tls_ && !tls_ready_; }
+  // One step of the handshake: nullopt when done, else POLLIN or POLLOUT to wait for.
+  // Throws TlsError, SocketError.
+  std::optional<short> handshake();
+  // recv(2) (SSL_read over TLS) into `buffer`: the bytes read, 0 at end of stream. Throws
+  // WouldBlockError (nothing there) or SocketError.
+  std::size_t receive(char* buffer, std::size_t size);
   // One sendmsg(2) of the outbox's first pieces (up to IOV_MAX): the bytes the kernel took.
-  // Throws WouldBlockError (its buffer is full) or SocketError.
-  std::size_t send(const std::vector<std::string_view>& pieces) { return socket_.sendmsg(pieces); }
+  // Over TLS, one SSL_write of the first pieces joined (up to a record, 16 KiB): TLS has no
+  // gather write. Throws WouldBlockError (its buffer is full) or SocketError.
+  std::size_t send(const std::vector<std::string_view>& pieces);
+  // Our end of stream: TLS's close_notify (if there is room for it), then shutdown(SHUT_WR).
+  // Throws SocketError.
+  void shutdown_write();
   Socket& socket() { return socket_; }
 
  private:
   Socket socket_;
+  std::unique_ptr<TlsStream> tls_;
+  bool tls_ready_ = false;
+  std::string joined_;  // TLS: the pieces of one SSL_write
 };
 
 // The console's stdout, written by a thread of its own so that a terminal or pipe nobody

@@ -32,11 +32,13 @@ struct Client {
   Connection conn;
   int fd = -1;
   ClientId id = 0;
-  Clock::time_point heard;     // the last time it sent anything (--idle-timeout)
-  Clock::time_point close_by;  // closing: give up on the outbox after this
-  bool closing = false;        // out of the room: close as soon as the outbox is sent
-  bool closed = false;         // closed in this round; freed after it
-  bool touched = false;        // its outbox has new lines this round
+  std::string peer;                // "127.0.0.1:51234"
+  Clock::time_point handshake_by;  // --ssl: drop it if its handshake is not done by then
+  Clock::time_point heard;         // the last time it sent anything (--idle-timeout)
+  Clock::time_point close_by;      // closing: give up on the outbox after this
+  bool closing = false;            // out of the room: close as soon as the outbox is sent
+  bool closed = false;             // closed in this round; freed after it
+  bool touched = false;            // its outbox has new lines this round
   bool writable_wanted = false;
 };
 
@@ -52,6 +54,8 @@ class GroupServer : public ConsoleHooks {
  private:
   void on_listener();
   void on_client(Client& c, unsigned events);
+  void continue_handshake(Client& c);
+  void join(Client& c);
   void on_console();
   void on_tick();
   void after_round();
@@ -74,7 +78,8 @@ class GroupServer : public ConsoleHooks {
   StopSignals& signals_;
   int listener_fd_ = -1;
   bool listener_paused_ = false;
-  std::size_t closing_count_ = 0;  // clients sending their last lines (timed by the tick)
+  std::size_t closing_count_ = 0;      // clients sending their last lines (timed by the tick)
+  std::size_t handshaking_count_ = 0;  // --ssl: clients in their handshake (timed by the tick)
   ConsoleInput console_;
   SpareDescriptor spare_;
   AcceptErrors accept_errors_;
@@ -161,16 +166,48 @@ void GroupServer::admit(Socket socket, const Address& peer) {
   auto client = std::make_unique<Client>(std::move(socket), fd, next_id_++);
   Client& c = *client;
   c.heard = Clock::now();
+  c.peer = peer.to_string();
   clients_.emplace(c.id, std::move(client));
   loop_.add(fd, Readable, [this, &c](unsigned events) { on_client(c, events); });
-  engine_.join(c.id, peer.to_string());
+  if (!options_.tls_context) return join(c);
+  // --ssl: the room hears of it once its handshake is done, one nonblocking step per
+  // readiness, so that a slow or silent client never holds the loop.
+  c.conn.start_tls(*options_.tls_context, c.peer);
+  const Timeout bound = options_.tls.handshake_bound();
+  c.handshake_by = bound ? c.heard + std::chrono::duration_cast<Clock::duration>(*bound)
+                         : Clock::time_point::max();
+  ++handshaking_count_;
+  continue_handshake(c);
+}
+
+void GroupServer::join(Client& c) {
+  engine_.join(c.id, c.peer);
   settle();
+}
+
+void GroupServer::continue_handshake(Client& c) {
+  std::optional<short> wait_for;
+  try {
+    wait_for = c.conn.handshake();
+  } catch (const SocketError& e) {
+    --handshaking_count_;
+    error(fmt::format("client {} dropped: {}", c.peer, e.what()), errno_name(e.error_number()));
+    return close_now(c);
+  }
+  if (wait_for) {
+    loop_.modify(c.fd, *wait_for == POLLOUT ? Writable : Readable);
+    return;
+  }
+  --handshaking_count_;
+  loop_.modify(c.fd, Readable);
+  join(c);
 }
 
 // ---------------------------------------------------------------------------------------
 // Reading: one turn per client per round.
 
 void GroupServer::on_client(Client& c, unsigned events) {
+  if (c.conn.handshaking()) return continue_handshake(c);
   if ((events & Writable) != 0) flush(c);
   if ((events & Readable) != 0 && !c.closing && !c.closed) receive(c);
 }
@@ -278,7 +315,8 @@ void GroupServer::after_round() {
   loop_.set_busy(!backlog_.empty());
   // The tick checks idle clients, closing clients and a paused listener; with none of
   // those, there is nothing to wake up for.
-  loop_.set_ticking(options_.idle_timeout > 0 || closing_count_ > 0 || listener_paused_);
+  loop_.set_ticking(options_.idle_timeout > 0 || closing_count_ > 0 || listener_paused_ ||
+                    handshaking_count_ > 0);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -310,10 +348,21 @@ void GroupServer::on_tick() {
   }
   const auto idle = std::chrono::duration<double>(options_.idle_timeout);
   std::vector<Client*> expired;
+  std::vector<Client*> too_slow;  // --ssl: handshakes past their bound
   for (auto& [id, c] : clients_) {
+    if (c->conn.handshaking()) {
+      if (now >= c->handshake_by) too_slow.push_back(c.get());
+      continue;
+    }
     if (c->closing ? now >= c->close_by : (options_.idle_timeout > 0 && now - c->heard >= idle)) {
       expired.push_back(c.get());
     }
+  }
+  for (Client* c : too_slow) {
+    --handshaking_count_;
+    const TimeoutError e("do_handshake", c->peer, *options_.tls.handshake_bound());
+    error(fmt::format("client {} dropped: {}", c->peer, e.what()), errno_name(ETIMEDOUT));
+    close_now(*c);
   }
   for (Client* c : expired) {
     if (c->closed) continue;
@@ -347,9 +396,9 @@ void GroupServer::shut_down() {
     flush(*c);  // one last try; a client that is not reading loses what does not fit
     if (c->closed) continue;
     try {
-      c->conn.socket().shutdown(SHUT_WR);
+      c->conn.shutdown_write();  // close_notify first over TLS
     } catch (const SocketError&) {
-      // ENOTCONN: it is gone already.
+      // ENOTCONN: it is gone already; over TLS, no room left for close_notify.
     }
     close_now(*c);
   }

@@ -20,7 +20,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <ctime>
 #include <set>
 #include <thread>
@@ -31,10 +30,12 @@
 #include "cli/common.hpp"
 #include "cli/probe_options.hpp"
 #include "cli/probe_report.hpp"
+#include "cli/probe_tls.hpp"
 #include "cli/udp_common.hpp"  // seconds_check: bounded seconds, one-line errors
 #include "core/error.hpp"
 #include "core/port_spec.hpp"
 #include "core/probe.hpp"
+#include "core/signals.hpp"
 
 namespace sockchat::cli {
 
@@ -56,6 +57,8 @@ struct ProbeCliOptions {
   std::size_t count = 0;  // 0: probe once, no statistics
   double interval = 1.0;
   bool show_options = false;
+  bool ssl = false;  // --ssl: a TLS handshake on each open port, and what it shows
+  std::string ssl_trustfile;
   std::optional<double> wait;
   bool udp = false;
 };
@@ -124,6 +127,12 @@ int run_once(const ProbeCliOptions& o, const std::vector<Address>& targets) {
       if (r.state == PortState::open) show_socket_options(r.target, Seconds(o.timeout), o.udp);
     }
   }
+  if (o.ssl) {
+    for (const ProbeResult& r : results) {
+      if (r.state == PortState::open)
+        report_tls(r.target, o.host, o.ssl_trustfile, Seconds(o.timeout));
+    }
+  }
   const bool ok = every_port_open(results, o.udp);
   summary(o, results, elapsed, ok);
   return ok ? 0 : 1;
@@ -160,50 +169,17 @@ void report_stats(const ProbeCliOptions& o, const std::vector<ProbeResult>& last
 }
 
 // Ctrl-C (or SIGTERM) during --count ends it as it ends ping: with the statistics of the
-// rounds done. The two signals are blocked, so the round in flight finishes (within
-// --timeout); the pause between rounds waits for them with sigtimedwait(2), so a signal
-// ends it at once. Read: sigprocmask(2), sigtimedwait(2), sigpending(2).
-class StopBetweenRounds {
- public:
-  StopBetweenRounds() {
-    sigemptyset(&quit_);
-    sigaddset(&quit_, SIGINT);
-    sigaddset(&quit_, SIGTERM);
-    ::sigprocmask(SIG_BLOCK, &quit_, &old_);
-  }
-  ~StopBetweenRounds() {
-    pause(0);  // a Ctrl-C during the last round is taken too: the statistics are out
-    ::sigprocmask(SIG_SETMASK, &old_, nullptr);
-  }
-  StopBetweenRounds(const StopBetweenRounds&) = delete;
-  StopBetweenRounds& operator=(const StopBetweenRounds&) = delete;
-
-  // Waits up to `seconds` for a quit signal, taking it; true if one came (or was pending).
-  bool pause(double seconds) {
-    const auto end = Clock::now() + Seconds(std::max(0.0, seconds));
-    for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(end - Clock::now());
-      const std::int64_t ns = std::max<std::int64_t>(0, left.count());
-      const timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-      if (::sigtimedwait(&quit_, nullptr, &ts) >= 0) return true;  // taken: never delivered
-      if (errno != EINTR || ns == 0) return false;                 // EAGAIN: the time is up
-    }
-  }
-
- private:
-  sigset_t quit_{};
-  sigset_t old_{};
-};
-
+// rounds done. The first signal lets the round in flight finish (within --timeout) and
+// cuts the pause between rounds short; a second exits at once (core/signals.hpp).
 int run_count(const ProbeCliOptions& o, const std::vector<Address>& targets) {
   const auto start = Clock::now();
   std::vector<RttStats> stats(targets.size());
   std::vector<std::size_t> opens(targets.size(), 0);
   std::vector<ProbeResult> last;
   std::vector<ProbeResult> ever_open;  // for the exit status: open in at least one round
-  StopBetweenRounds quit;
-  for (std::size_t seq = 1; seq <= o.count; ++seq) {
-    if (seq > 1 && quit.pause(o.interval)) break;  // ping's pause, or Ctrl-C
+  StopSignals stop;
+  for (std::size_t seq = 1; seq <= o.count && !stop.requested(); ++seq) {
+    if (seq > 1 && stop.sleep(o.interval)) break;  // ping's pause, or Ctrl-C
     last = probe(targets, engine_options(o));
     report_results(o.host, last, o.udp, seq);
     for (std::size_t i = 0; i < last.size(); ++i) {
@@ -292,6 +268,9 @@ int run_probe(const ProbeCliOptions& given) {
   if (o.show_options && (o.wait || o.count > 0)) {
     throw UsageError("--show-options goes with a single probe, not with --wait or --count");
   }
+  if (o.ssl && (o.wait || o.count > 0 || o.udp)) {
+    throw UsageError("--ssl goes with a single TCP probe, not with --wait, --count or --udp");
+  }
   const std::vector<Address> targets = targets_of(o);
   if (o.wait) return run_wait(o, targets);
   if (o.count > 0) return run_count(o, targets);
@@ -323,6 +302,11 @@ void setup_probe(CLI::App& app) {
   sub->add_option("--wait", o->wait, "retry until open or S seconds pass (exit 0 if it opened)")
       ->check(seconds_check(true));
   sub->add_flag("--udp", o->udp, "UDP: ICMP port unreachable is closed, silence open|filtered");
+  auto* ssl = sub->add_flag(
+      "--ssl", o->ssl, "TLS handshake on each open port: version, cipher, certificate, verdict");
+  sub->add_option("--ssl-trustfile", o->ssl_trustfile,
+                  "PEM CA certificates to judge by instead of the system's")
+      ->needs(ssl);
   sub->callback([o] { exit_code() = guarded([o] { return run_probe(*o); }); });
 }
 

@@ -22,6 +22,7 @@
 #include "cli/group_common.hpp"
 #include "cli/group_server.hpp"
 #include "cli/group_threads.hpp"
+#include "cli/tls_options.hpp"
 #include "core/error.hpp"
 #include "core/size.hpp"
 #include "core/trace.hpp"
@@ -105,10 +106,18 @@ void add_options(CLI::App& sub, GroupOptions& o) {
       ->each([&o](const std::string&) { o.unix_given = true; })
       ->excludes(host)
       ->excludes(port);
+  add_tls_server_options(sub, o.tls);
 }
 
-int run_serve_group(const GroupOptions& options) {
+int run_serve_group(GroupOptions options) {
   (void)options.access();  // a bad --allow/--deny is a usage error before anything starts
+  if (options.tls.ssl && options.io == "threads") {
+    throw UsageError("--ssl works with --io epoll, poll or select; not yet with --io threads");
+  }
+  // Bad --ssl-cert/--ssl-key files are usage errors too; the fingerprint goes in the hint.
+  if (auto tls = server_tls(options.tls)) {
+    options.tls_context = std::make_shared<const TlsContext>(std::move(*tls));
+  }
   raise_descriptor_limit();
   Socket listener = open_listener(options);  // descriptor 3, as in the lessons' traces
   // Undone last: a second Ctrl-C while the console drains still exits with 0.

@@ -1,13 +1,10 @@
 #include "cli/udp_common.hpp"
 
-#include <fcntl.h>
 #include <sys/socket.h>
 
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -95,52 +92,6 @@ void explain_udp_error(const SocketError& e, int family) {
     default:
       throw;  // the exception being handled, its own type kept (TimeoutError...)
   }
-}
-
-// ---------------------------------------------------------------------------------------
-
-namespace {
-std::atomic<bool> g_stopped{false};
-std::atomic<int> g_fd{-1};
-
-extern "C" void on_stop_signal(int) {
-  g_stopped = true;
-  const int saved = errno;  // a handler must not change errno under the code it interrupted
-  const int fd = g_fd.load();
-  if (fd >= 0) {
-    // Blocking again: in timeout mode a nonblocking recvfrom after the shutdown would only
-    // say EAGAIN; a blocking one sees the shutdown and returns 0 at once.
-    const int flags = ::fcntl(fd, F_GETFL);
-    if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-    ::shutdown(fd, SHUT_RD);  // ENOTCONN on an unconnected socket, but it still wakes it
-  }
-  errno = saved;
-}
-
-void handle(int signal, void (*handler)(int)) {
-  struct sigaction action {};
-  action.sa_handler = handler;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = 0;  // no SA_RESTART: a blocked read of stdin returns EINTR
-  ::sigaction(signal, &action, nullptr);
-}
-}  // namespace
-
-StopOnSignal::StopOnSignal(Socket& socket) {
-  g_stopped = false;
-  g_fd = socket.fileno();
-  handle(SIGINT, on_stop_signal);
-  handle(SIGTERM, on_stop_signal);
-}
-
-StopOnSignal::~StopOnSignal() {
-  g_fd = -1;
-  handle(SIGINT, SIG_DFL);
-  handle(SIGTERM, SIG_DFL);
-}
-
-bool StopOnSignal::stopped() {
-  return g_stopped.load();
 }
 
 }  // namespace sockchat::cli

@@ -1,5 +1,5 @@
 // udp_common.hpp — what udp-send and udp-recv share: addresses, clocks, the size limits of a
-// datagram, errors explained, and a clean stop on Ctrl-C while a recvfrom is blocked.
+// datagram, errors explained. (Ctrl-C is core/signals.hpp's StopSignals, as everywhere.)
 #pragma once
 
 #include <cstddef>
@@ -48,19 +48,5 @@ class ExplainedError : public SocketError {
 // Call it in a catch block: rethrows `e` with the hint that explains its errno to a UDP
 // user, or rethrows it unchanged.
 [[noreturn]] void explain_udp_error(const SocketError& e, int family);
-
-// SIGINT and SIGTERM set a flag and wake a blocked recvfrom, so the command can print its
-// summary and exit 0. A signal handler may only make async-signal-safe calls; shutdown(2)
-// is one, and SHUT_RD makes a waiting recvfrom (or poll) return at once, with 0 bytes and
-// no sender. (fcntl is one too: the handler also clears O_NONBLOCK, see the .cpp.) Python gets the
-// same effect by raising KeyboardInterrupt out of recvfrom.
-class StopOnSignal {
- public:
-  explicit StopOnSignal(Socket& socket);
-  ~StopOnSignal();  // the default handlers again
-  StopOnSignal(const StopOnSignal&) = delete;
-  StopOnSignal& operator=(const StopOnSignal&) = delete;
-  static bool stopped();
-};
 
 }  // namespace sockchat::cli

@@ -21,6 +21,7 @@
 #include "cli/udp_tally.hpp"
 #include "core/batch.hpp"
 #include "core/multicast.hpp"
+#include "core/signals.hpp"
 
 namespace sockchat::cli {
 
@@ -113,7 +114,7 @@ class Receiver {
         buffer_(o.bufsize) {
     if (o.stats) batch_.emplace(s, 64, o.bufsize);
   }
-  Stop run();
+  Stop run(StopSignals& stop);
   const Tally& tally() const { return tally_; }
 
  private:
@@ -128,22 +129,28 @@ class Receiver {
   std::optional<RecvBatch> batch_;  // --stats: recvmmsg instead of recvfrom
 };
 
-// The loop. Blocking and --timeout: recvfrom waits (at most S s). --nonblocking: recvfrom
-// never waits; EAGAIN means "nothing yet", and we wait in poll(2) until the socket is
-// readable — the shape of every event loop.
-Stop Receiver::run() {
-  const int fd = o_.mode.nonblocking ? s_.fileno() : -1;
+// The loop. poll(2) waits for a datagram and for Ctrl-C at once (core/signals.hpp), at
+// most --timeout S; then recvfrom takes it without waiting. --nonblocking: recvfrom comes
+// first and says EAGAIN when nothing is there ("nothing yet", shown by --trace), and only
+// then does poll wait: the shape of every event loop.
+Stop Receiver::run(StopSignals& stop) {
   const Timeout per_wait = o_.mode.timeout ? Timeout(*o_.mode.timeout) : std::nullopt;
+  pollfd readable{s_.fileno(), POLLIN, 0};
   for (;;) {
-    if (StopOnSignal::stopped()) return Stop::signal;
     if (o_.count && tally_.datagrams() >= o_.count) return Stop::count;
-    try {
-      receive();
-    } catch (const WouldBlockError&) {
-      if (!wait_ready(fd, POLLIN, Deadline(per_wait))) return Stop::timeout;
-    } catch (const TimeoutError&) {
-      return Stop::timeout;
+    if (stop.requested()) return Stop::signal;
+    if (o_.mode.nonblocking) {
+      try {
+        receive();
+        continue;
+      } catch (const WouldBlockError&) {
+        // nothing yet: wait below
+      }
     }
+    const int ready = stop.poll(&readable, 1, Deadline(per_wait));
+    if (ready < 0) return Stop::signal;
+    if (ready == 0) return Stop::timeout;
+    if (!o_.mode.nonblocking) receive();
   }
 }
 
@@ -159,8 +166,6 @@ void Receiver::receive() {
 }
 
 void Receiver::handle(const Datagram& d, std::string_view data) {
-  // Every datagram has a sender; an empty one is the wake-up from StopOnSignal's shutdown.
-  if (d.from.family() == AF_UNSPEC) return;
   // With --echo, the tally says whether to answer (core/echo_guard.hpp: never our own port
   // or a loop port, at most echo_rate a second to one sender).
   if (tally_.add(d, data, wall_ns(), mono_s()) != EchoVerdict::answer) return;
@@ -181,8 +186,8 @@ int run_udp_recv(const UdpRecvOptions& o) {
   Receiver receiver(s, o, local);
   Stop why;
   {
-    StopOnSignal stop(s);
-    why = receiver.run();
+    StopSignals stop;  // Ctrl-C or SIGTERM: the summary, then exit 0
+    why = receiver.run(stop);
   }
   receiver.tally().summary(stop_name(why));
   if (why != Stop::timeout) return 0;

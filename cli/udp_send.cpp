@@ -9,7 +9,8 @@
 // datagrams go out back to back (--count N, no --interval, no --reply) they are sent 64 at a time
 // with sendmmsg (core/batch.hpp). Read: udp(7), sendto(2), sendmmsg(2), ip(7) (IP_TTL), socket(7)
 // (SO_BROADCAST).
-#include <time.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include <iostream>
 #include <optional>
@@ -24,6 +25,7 @@
 #include "core/batch.hpp"
 #include "core/error.hpp"
 #include "core/multicast.hpp"
+#include "core/signals.hpp"
 #include "core/text.hpp"
 #include "core/udp_seq.hpp"
 
@@ -79,7 +81,8 @@ Socket open_socket(const UdpSendOptions& o, const Address& to) {
 
 class Sender {
  public:
-  Sender(Socket& s, const Address& to, const UdpSendOptions& o) : s_(s), to_(to), o_(o) {}
+  Sender(Socket& s, const Address& to, const UdpSendOptions& o, StopSignals& stop)
+      : s_(s), to_(to), o_(o), stop_(stop) {}
   void send_one(std::string_view text);
   void blast(std::string_view text, std::uint64_t n);  // n datagrams as fast as we can
   int finish() const;                                  // the summary and the exit status
@@ -92,6 +95,7 @@ class Sender {
   Socket& s_;
   Address to_;
   const UdpSendOptions& o_;
+  StopSignals& stop_;
   std::string datagram_;  // reused: no allocation per datagram
   std::uint32_t seq_ = 0;
   std::uint64_t sent_ = 0, bytes_ = 0;
@@ -136,21 +140,27 @@ void Sender::send_one(std::string_view text) {
 }
 
 // Each wait is bounded by --timeout; a late echo of an earlier datagram (its --seq number
-// tells) is skipped, and we wait again for ours.
+// tells) is skipped, and we wait again for ours. poll(2) waits for the echo and for Ctrl-C
+// together; recvfrom then takes the echo without waiting.
 void Sender::await_reply(std::uint32_t seq, double sent_s) {
   std::vector<char> buffer(64 * 1024);
+  pollfd readable{s_.fileno(), POLLIN, 0};
   for (;;) {
+    const int ready = stop_.poll(&readable, 1, Deadline(Timeout(o_.timeout)));
+    if (ready < 0) return;  // Ctrl-C: the statistics so far
+    if (ready == 0) {
+      // Worded as every timeout is (docs/errors.md): CALL ADDRESS: timed out after S s.
+      emit({{"event", "no_reply"}, {"seq", seq}, {"timeout_s", o_.timeout}},
+           fmt::format("recvfrom {}: timed out after {:g} s (no reply to seq={})", to_.to_string(),
+                       o_.timeout, seq));
+      return;
+    }
     Datagram d;
     try {
       d = s_.recvfrom(buffer.data(), buffer.size());
-    } catch (const TimeoutError&) {
-      emit({{"event", "no_reply"}, {"seq", seq}, {"timeout_s", o_.timeout}},
-           fmt::format("no reply for seq={} within {:g} s", seq, o_.timeout));
-      return;
     } catch (const SocketError& e) {
       explain_udp_error(e, to_.family());
     }
-    if (d.from.family() == AF_UNSPEC) return;  // woken by Ctrl-C (StopOnSignal)
     const std::string_view data(buffer.data(), d.size);
     const auto header = udp_seq::decode(data);
     if (header && header->seq != seq) continue;
@@ -173,7 +183,7 @@ void Sender::await_reply(std::uint32_t seq, double sent_s) {
 void Sender::blast(std::string_view text, std::uint64_t n) {
   SendBatch batch(s_, to_, 64);
   first_s_ = mono_s();
-  for (std::uint64_t i = 0; i < n && !StopOnSignal::stopped();) {
+  for (std::uint64_t i = 0; i < n && !stop_.requested();) {
     for (; i < n && !batch.full(); ++i) {
       batch.add(make(text));
       bytes_ += datagram_.size();
@@ -211,19 +221,29 @@ int Sender::finish() const {
   // A single datagram sent quietly, like nc -u; otherwise say what was done.
   emit(event, sent_ > 1 || o_.reply || o_.count ? human : "");
   if (o_.reply && pings_.transmitted() > 0 && pings_.received() == 0) {
-    error(fmt::format("no reply from {}", to_.to_string()));
+    const std::uint64_t n = pings_.transmitted();
+    const std::string what =
+        n == 1 ? "no reply" : fmt::format("no reply to any of {} datagrams", n);
+    if (stop_.requested()) {  // Ctrl-C cut the last wait short: nothing timed out
+      error(fmt::format("recvfrom {}: {} before the signal", to_.to_string(), what));
+    } else {
+      error(fmt::format("recvfrom {}: timed out after {:g} s ({})", to_.to_string(), o_.timeout,
+                        what),
+            "ETIMEDOUT");
+    }
     return 1;  // as ping: no reply at all is a failure
   }
   return 0;
 }
 
-// Sleeps between datagrams. A signal cuts it short (nanosleep returns EINTR).
-void pause(double seconds) {
-  if (seconds <= 0) return;
-  timespec ts{
-      static_cast<time_t>(seconds),
-      static_cast<long>((seconds - static_cast<double>(static_cast<time_t>(seconds))) * 1e9)};
-  ::nanosleep(&ts, nullptr);
+// The next line of stdin. Waiting for it, poll(2) also watches for Ctrl-C (a blocked read
+// would not see it); a line already buffered is taken at once. False at the end or on Ctrl-C.
+bool next_line(StopSignals& stop, std::string& line) {
+  if (std::cin.rdbuf()->in_avail() <= 0) {
+    pollfd input{STDIN_FILENO, POLLIN, 0};
+    if (stop.poll(&input, 1, Deadline(std::nullopt)) < 0) return false;
+  }
+  return !stop.requested() && static_cast<bool>(std::getline(std::cin, line));
 }
 
 std::string join_words(const std::vector<std::string>& words) {
@@ -249,27 +269,28 @@ UdpSendOptions with_attached_port(UdpSendOptions o) {
 
 int run_udp_send(const UdpSendOptions& given) {
   const UdpSendOptions o = with_attached_port(given);
+  // std::cin keeps its own buffer (not C stdio's), so next_line() can see what it holds.
+  std::ios::sync_with_stdio(false);
   const Address to = udp_address(o.host, o.port, false);
   check_size(o, to.family());
   Socket s = open_socket(o, to);
-  Sender sender(s, to, o);
-  StopOnSignal stop(s);
+  StopSignals stop;  // Ctrl-C or SIGTERM: the summary, then the exit status
+  Sender sender(s, to, o, stop);
   if (!o.words.empty() || o.count) {
     const std::string text = join_words(o.words);
     const std::uint64_t n = o.count.value_or(1);
     if (n > 1 && !o.reply && o.interval == 0) {
       sender.blast(text, n);
     } else {
-      for (std::uint64_t i = 0; i < n && !StopOnSignal::stopped(); ++i) {
-        if (i > 0) pause(o.interval);
-        if (!StopOnSignal::stopped()) sender.send_one(text);
+      for (std::uint64_t i = 0; i < n && !stop.requested(); ++i) {
+        if (i > 0 && stop.sleep(o.interval)) break;  // the pause, cut short by Ctrl-C
+        sender.send_one(text);
       }
     }
   } else {
     std::string line;  // one datagram per line, without its newline
-    for (bool first = true; !StopOnSignal::stopped() && std::getline(std::cin, line);
-         first = false) {
-      if (!first) pause(o.interval);
+    for (bool first = true; next_line(stop, line); first = false) {
+      if (!first && stop.sleep(o.interval)) break;
       sender.send_one(line);
     }
   }

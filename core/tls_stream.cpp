@@ -132,6 +132,12 @@ void TlsStream::do_handshake(Timeout bound) {
   if (!pin_.empty()) check_pin();
 }
 
+std::optional<short> TlsStream::try_handshake() {
+  short events = 0;
+  if (handshake_step(true, events)) return std::nullopt;
+  return events;
+}
+
 bool TlsStream::handshake_step(bool nonblocking, short& events) {
   trace::Call t("SSL_do_handshake");
   ERR_clear_error();

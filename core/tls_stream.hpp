@@ -46,6 +46,10 @@ class TlsStream final : public ByteStream {
   // deadline. Throws TlsError (with the certificate verdict when it is the reason),
   // TimeoutError, or SocketError. A pinned context compares the fingerprint here.
   void do_handshake(Timeout bound = {});
+  // One step of the handshake on a nonblocking socket, for an event loop that must never
+  // wait: nullopt when it is finished, else what poll() must wait for (POLLIN or POLLOUT).
+  // Throws as do_handshake does.
+  std::optional<short> try_handshake();
   TlsSessionInfo info() const;
 
   Socket& socket() override { return socket_; }

@@ -310,6 +310,133 @@ class Interop(unittest.TestCase):
         self.assertEqual(socat.finish()[0], 0)
 
 
+class Group(unittest.TestCase):
+    """serve-group --ssl in each event-loop model: sockchat, ncat --ssl and Python clients
+    in one room; handshakes never hold the loop."""
+
+    def start(self, io):
+        server = harness.Server("serve-group", "--port", "0", "--io", io, "--ssl",
+                                "--ssl-handshake-timeout", "0.5", timeout=WAIT)
+        self.addCleanup(server.stop)
+        hint = server.next_line()
+        m = re.match(r"connect with: sockchat connect 127\.0\.0\.1 \d+ (--ssl --ssl-fingerprint "
+                     r"\S+)   \(or: ncat --ssl 127\.0\.0\.1 \d+\)$", hint)
+        self.assertTrue(m, hint)
+        return server, m.group(1).split()
+
+    def test_a_room_of_tls_clients_in_every_event_loop_model(self):
+        for io in ("epoll", "poll", "select"):
+            with self.subTest(io=io):
+                server, flags = self.start(io)
+                # A silent client holds nothing: the others join and talk meanwhile.
+                silent = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
+                self.addCleanup(silent.close)
+                alice = connect("127.0.0.1", str(server.port), *flags, "--nick", "alice")
+                alice.wait_for(rb"\* welcome, ", "out")
+                ncat = Proc(["ncat", "--ssl", "127.0.0.1", str(server.port)])
+                ncat.wait_for(rb"\* welcome, guest\d+", "out")
+                alice.wait_for(rb"\* guest\d+ joined", "out")
+                with python_client(server.port) as py:
+                    ncat.send("你好 from ncat\n".encode())
+                    alice.wait_for("<guest\\d+> 你好 from ncat\n".encode(), "out")
+                    alice.send(b"hi from alice\n")
+                    ncat.wait_for(rb"<alice> hi from alice\n", "out")
+                    got = b""
+                    while b"<alice> hi from alice\n" not in got:
+                        chunk = py.recv(4096)
+                        self.assertTrue(chunk)
+                        got += chunk
+                # Plain text at a TLS room: dropped with one line, the room goes on.
+                with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) as p:
+                    p.sendall(b"hello in plain text\n")
+                    server.wait_for(rb"client 127\.0\.0\.1:\d+ dropped: do_handshake "
+                                    rb"127\.0\.0\.1:\d+: the peer does not speak TLS")
+                server.wait_for(rb"client 127\.0\.0\.1:\d+ dropped: do_handshake "
+                                rb"127\.0\.0\.1:\d+: timed out after 0\.5 s")
+                self.assertEqual(recv_until_eof(silent), b"")
+                ncat.send(b"still here\n")
+                alice.wait_for(rb"> still here\n", "out")
+                alice.close_stdin()
+                self.assertEqual(alice.finish()[0], 0)
+                self.assertEqual(server.stop(), 0)
+                ncat.wait_for(rb"\* server shutting down\n", "out")
+                ncat.close_stdin()
+                self.assertEqual(ncat.finish()[0], 0)
+
+    def test_threads_say_not_yet(self):
+        r = harness.run("serve-group", "--port", "0", "--io", "threads", "--ssl")
+        self.assertEqual(r.returncode, 2)
+        self.assertRegex(r.stderr, rb"^sockchat: --ssl works with --io epoll, poll or select")
+
+
+class Probe(unittest.TestCase):
+    """probe --ssl: version, cipher, certificate and the verdict explained, per open port."""
+
+    def test_verdicts_in_text_and_json(self):
+        cases = [(CERTS.good, CERTS.good_key, "ok", True),
+                 (CERTS.expired, CERTS.expired_key, "expired", False),
+                 (CERTS.wrong_name, CERTS.wrong_name_key, "wrong name", False),
+                 (CERTS.unknown_issuer, CERTS.unknown_issuer_key, "unknown issuer", False),
+                 (CERTS.self_signed, CERTS.self_signed_key, "self-signed", False)]
+        for cert, key, verdict, verified in cases:
+            with self.subTest(verdict=verdict):
+                server, port, _ = serve("--ssl-cert", cert, "--ssl-key", key, "--keep-open",
+                                        stdin=subprocess.DEVNULL)
+                r = harness.run("--json", "probe", "localhost", str(port), "--ssl",
+                                "--ssl-trustfile", CERTS.ca)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                events = [json.loads(line) for line in r.stdout.splitlines()]
+                tls = [e for e in events if e["event"] == "tls"]
+                self.assertEqual(len(tls), 1, r.stdout)
+                tls = tls[0]
+                self.assertEqual((tls["verdict"], tls["verified"]), (verdict, verified))
+                self.assertEqual(tls["version"], "TLSv1.3")
+                self.assertTrue(tls["cipher"])
+                self.assertIn("CN = ", tls["subject"])
+                self.assertIn("CN = ", tls["issuer"])
+                self.assertRegex(tls["not_before"], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$")
+                self.assertRegex(tls["fingerprint"], r"^([0-9A-F]{2}:){31}[0-9A-F]{2}$")
+                if verdict == "expired":
+                    self.assertTrue(tls["not_after"].startswith("2020-02-01"))
+                if verdict != "wrong name":
+                    self.assertIn("DNS:localhost", tls["names"])
+                text = harness.run("probe", "localhost", str(port), "--ssl", "--ssl-trustfile",
+                                   CERTS.ca, text=True).stdout
+                self.assertRegex(text, r"TLS on 127\.0\.0\.1:\d+: TLSv1\.3 ")
+                expected = "trusted: " if verified else f"not trusted: {verdict} ("
+                self.assertIn("  verdict  " + expected, text)
+                server.stop()
+
+    def test_a_port_without_tls(self):
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            port = listener.getsockname()[1]
+            done = threading.Event()
+
+            def answer():  # the probe's scan connection, then its TLS attempt
+                listener.settimeout(WAIT)
+                for _ in range(2):
+                    conn, _ = listener.accept()
+                    with conn:
+                        try:
+                            conn.sendall(b"SSH-2.0-not-tls\r\n")
+                        except OSError:
+                            pass
+                done.set()
+
+            threading.Thread(target=answer, daemon=True).start()
+            r = harness.run("probe", "127.0.0.1", str(port), "--ssl", text=True)
+            self.assertEqual(r.returncode, 0)
+            self.assertRegex(r.stdout, r"TLS on 127\.0\.0\.1:\d+: do_handshake 127\.0\.0\.1:\d+: "
+                                       r"the peer does not speak TLS")
+            self.assertTrue(done.wait(WAIT))
+
+    def test_usage(self):
+        r = harness.run("probe", "127.0.0.1", "1", "--ssl", "--udp")
+        self.assertEqual(r.returncode, 2)
+        r = harness.run("probe", "127.0.0.1", "1", "--ssl-trustfile", "x")
+        self.assertEqual(r.returncode, 2)
+
+
 class BadCertificates(unittest.TestCase):
     """connect --ssl refuses each bad certificate with one line saying which; exit 1."""
 
