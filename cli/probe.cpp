@@ -30,6 +30,7 @@
 #include "cli/common.hpp"
 #include "cli/probe_options.hpp"
 #include "cli/probe_report.hpp"
+#include "cli/probe_tls.hpp"
 #include "cli/udp_common.hpp"  // seconds_check: bounded seconds, one-line errors
 #include "core/error.hpp"
 #include "core/port_spec.hpp"
@@ -56,6 +57,8 @@ struct ProbeCliOptions {
   std::size_t count = 0;  // 0: probe once, no statistics
   double interval = 1.0;
   bool show_options = false;
+  bool ssl = false;  // --ssl: a TLS handshake on each open port, and what it shows
+  std::string ssl_trustfile;
   std::optional<double> wait;
   bool udp = false;
 };
@@ -122,6 +125,12 @@ int run_once(const ProbeCliOptions& o, const std::vector<Address>& targets) {
   if (o.show_options) {
     for (const ProbeResult& r : results) {
       if (r.state == PortState::open) show_socket_options(r.target, Seconds(o.timeout), o.udp);
+    }
+  }
+  if (o.ssl) {
+    for (const ProbeResult& r : results) {
+      if (r.state == PortState::open)
+        report_tls(r.target, o.host, o.ssl_trustfile, Seconds(o.timeout));
     }
   }
   const bool ok = every_port_open(results, o.udp);
@@ -259,6 +268,9 @@ int run_probe(const ProbeCliOptions& given) {
   if (o.show_options && (o.wait || o.count > 0)) {
     throw UsageError("--show-options goes with a single probe, not with --wait or --count");
   }
+  if (o.ssl && (o.wait || o.count > 0 || o.udp)) {
+    throw UsageError("--ssl goes with a single TCP probe, not with --wait, --count or --udp");
+  }
   const std::vector<Address> targets = targets_of(o);
   if (o.wait) return run_wait(o, targets);
   if (o.count > 0) return run_count(o, targets);
@@ -290,6 +302,11 @@ void setup_probe(CLI::App& app) {
   sub->add_option("--wait", o->wait, "retry until open or S seconds pass (exit 0 if it opened)")
       ->check(seconds_check(true));
   sub->add_flag("--udp", o->udp, "UDP: ICMP port unreachable is closed, silence open|filtered");
+  auto* ssl = sub->add_flag(
+      "--ssl", o->ssl, "TLS handshake on each open port: version, cipher, certificate, verdict");
+  sub->add_option("--ssl-trustfile", o->ssl_trustfile,
+                  "PEM CA certificates to judge by instead of the system's")
+      ->needs(ssl);
   sub->callback([o] { exit_code() = guarded([o] { return run_probe(*o); }); });
 }
 

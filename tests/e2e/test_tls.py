@@ -369,6 +369,74 @@ class Group(unittest.TestCase):
         self.assertRegex(r.stderr, rb"^sockchat: --ssl works with --io epoll, poll or select")
 
 
+class Probe(unittest.TestCase):
+    """probe --ssl: version, cipher, certificate and the verdict explained, per open port."""
+
+    def test_verdicts_in_text_and_json(self):
+        cases = [(CERTS.good, CERTS.good_key, "ok", True),
+                 (CERTS.expired, CERTS.expired_key, "expired", False),
+                 (CERTS.wrong_name, CERTS.wrong_name_key, "wrong name", False),
+                 (CERTS.unknown_issuer, CERTS.unknown_issuer_key, "unknown issuer", False),
+                 (CERTS.self_signed, CERTS.self_signed_key, "self-signed", False)]
+        for cert, key, verdict, verified in cases:
+            with self.subTest(verdict=verdict):
+                server, port, _ = serve("--ssl-cert", cert, "--ssl-key", key, "--keep-open",
+                                        stdin=subprocess.DEVNULL)
+                r = harness.run("--json", "probe", "localhost", str(port), "--ssl",
+                                "--ssl-trustfile", CERTS.ca)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                events = [json.loads(line) for line in r.stdout.splitlines()]
+                tls = [e for e in events if e["event"] == "tls"]
+                self.assertEqual(len(tls), 1, r.stdout)
+                tls = tls[0]
+                self.assertEqual((tls["verdict"], tls["verified"]), (verdict, verified))
+                self.assertEqual(tls["version"], "TLSv1.3")
+                self.assertTrue(tls["cipher"])
+                self.assertIn("CN = ", tls["subject"])
+                self.assertIn("CN = ", tls["issuer"])
+                self.assertRegex(tls["not_before"], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$")
+                self.assertRegex(tls["fingerprint"], r"^([0-9A-F]{2}:){31}[0-9A-F]{2}$")
+                if verdict == "expired":
+                    self.assertTrue(tls["not_after"].startswith("2020-02-01"))
+                if verdict != "wrong name":
+                    self.assertIn("DNS:localhost", tls["names"])
+                text = harness.run("probe", "localhost", str(port), "--ssl", "--ssl-trustfile",
+                                   CERTS.ca, text=True).stdout
+                self.assertRegex(text, r"TLS on 127\.0\.0\.1:\d+: TLSv1\.3 ")
+                expected = "trusted: " if verified else f"not trusted: {verdict} ("
+                self.assertIn("  verdict  " + expected, text)
+                server.stop()
+
+    def test_a_port_without_tls(self):
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            port = listener.getsockname()[1]
+            done = threading.Event()
+
+            def answer():  # the probe's scan connection, then its TLS attempt
+                listener.settimeout(WAIT)
+                for _ in range(2):
+                    conn, _ = listener.accept()
+                    with conn:
+                        try:
+                            conn.sendall(b"SSH-2.0-not-tls\r\n")
+                        except OSError:
+                            pass
+                done.set()
+
+            threading.Thread(target=answer, daemon=True).start()
+            r = harness.run("probe", "127.0.0.1", str(port), "--ssl", text=True)
+            self.assertEqual(r.returncode, 0)
+            self.assertRegex(r.stdout, r"TLS on 127\.0\.0\.1:\d+: do_handshake 127\.0\.0\.1:\d+: "
+                                       r"the peer does not speak TLS")
+            self.assertTrue(done.wait(WAIT))
+
+    def test_usage(self):
+        r = harness.run("probe", "127.0.0.1", "1", "--ssl", "--udp")
+        self.assertEqual(r.returncode, 2)
+        r = harness.run("probe", "127.0.0.1", "1", "--ssl-trustfile", "x")
+        self.assertEqual(r.returncode, 2)
+
+
 class BadCertificates(unittest.TestCase):
     """connect --ssl refuses each bad certificate with one line saying which; exit 1."""
 
