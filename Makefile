@@ -7,6 +7,9 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 STATIC_BUILD ?= build-static
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
@@ -15,10 +18,12 @@ CMAKE_FLAGS ?=
 BUILD_PACKAGES = cmake make g++ libcli11-dev libfmt-dev catch2 nlohmann-json3-dev libssl-dev libicu-dev
 TEST_PACKAGES  = python3 netcat-openbsd ncat socat iproute2 tmux nftables openssl
 BENCH_PACKAGES = ncat nmap iperf3 socat netcat-openbsd python3 gnuplot-nox time
+# libFuzzer and the sanitizer runtimes come with Debian's clang (libclang-rt-dev: compiler-rt).
+FUZZ_PACKAGES  = clang libclang-rt-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test-deps build run test asan static install format format-check clean bench
+.PHONY: all deps test-deps build run test asan static fuzz install format format-check clean bench
 
 all: build
 
@@ -70,6 +75,16 @@ static: test-deps
 	ctest --test-dir $(STATIC_BUILD) -L static --output-on-failure
 	@echo "Hand out $(STATIC_BUILD)/sockchat: one file, no packages needed."
 
+# Every parser of a peer's or a user's input under libFuzzer, ASan and UBSan, FUZZ_SECONDS
+# each (FUZZ_TARGETS=NAME... for some). A separate clang build in $(FUZZ_BUILD); build/ stays
+# g++. See docs/fuzzing.md.
+fuzz: deps
+	$(call install_missing,$(FUZZ_PACKAGES))
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug \
+	  -DSOCKCHAT_FUZZ=ON $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
@@ -86,4 +101,4 @@ bench: build
 	tests/bench/run_all.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(STATIC_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(STATIC_BUILD) $(FUZZ_BUILD)

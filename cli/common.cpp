@@ -11,6 +11,7 @@
 
 #include "core/address.hpp"
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "core/trace.hpp"
 
 namespace sockchat::cli {
@@ -82,7 +83,9 @@ void say(std::string_view human) {
 void error(std::string_view text, std::string_view errno_name) {
   {
     std::lock_guard lock(g_output_mutex);
-    write_line(stderr, fmt::format("sockchat: {}", text));
+    // An error quotes what the user typed ("bad port '...'"): shown through visible(), a
+    // newline or an escape sequence in it can neither split the line nor drive the terminal.
+    write_line(stderr, fmt::format("sockchat: {}", visible(text)));
   }
   if (global_options().json) {
     nlohmann::json event{{"event", "error"}, {"message", text}};

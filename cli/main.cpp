@@ -11,6 +11,7 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "core/signals.hpp"
+#include "core/text.hpp"
 
 namespace {
 
@@ -71,7 +72,7 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
     // The contract: one line saying what is wrong, a hint, and exit status 2.
     std::fprintf(stderr, "sockchat: %s\nRun with --help for more information.\n",
-                 explain(app, e, argc, argv).c_str());
+                 sockchat::visible(explain(app, e, argc, argv)).c_str());
     return 2;
   }
   return exit_code();

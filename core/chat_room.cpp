@@ -10,8 +10,6 @@ namespace sockchat {
 
 namespace {
 
-constexpr std::size_t max_name_chars = 32;
-
 constexpr std::string_view help_text =
     "* commands: /nick NAME (rename), /who (who is here), /msg NAME TEXT (private), "
     "/me TEXT (action), /help, /quit; any other line is said to everyone";

@@ -46,6 +46,19 @@ class Usage(unittest.TestCase):
         self.expect_usage(["serve-1to1", "--port", "-1"],
                           "sockchat: bad port '-1': not a number 1-65535 or a service name")
 
+    def test_what_the_user_typed_is_quoted_visibly(self):
+        # Found by tests/fuzz (cidr, port_spec): an error quotes the argument, and a newline
+        # or an escape sequence in it split the line or drove the terminal (ESC[2J clears it).
+        self.expect_usage(["connect", "127.0.0.1", "8\x1b[2J0"],
+                          "sockchat: bad port '8^[[2J0': not a number 1-65535 or a service name")
+        self.expect_usage(["serve-group", "--port", "0", "--allow", "10.0.0.0\n/8"],
+                          "sockchat: not an IP address or CIDR block: '10.0.0.0^J/8'")
+        self.expect_usage(["probe", "127.0.0.1", "80\rx"],
+                          "sockchat: bad port '80^Mx' in '80^Mx': not a number 1-65535 or a "
+                          "service name")
+        self.expect_usage(["connect", "127.0.0.1", "--framing", "x\ny"],
+                          "sockchat: --framing: x^Jy not in {line,raw,length}")
+
     def test_bad_hosts(self):
         status, _, err = run("connect", "bad host!", "8000")
         self.assertEqual(status, 2)

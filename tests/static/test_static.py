@@ -2,8 +2,10 @@
 
 "Self-contained" is what the kernel and the dynamic loader see: no PT_INTERP program
 header (nothing to load it), no NEEDED entry (no shared library to find), and ldd agrees.
-The smoke run is the course's first chat: serve-group, a `sockchat connect` that joins,
-renames itself, says a line and quits, and a raw socket that hears all of it.
+The smoke runs: the course's first chat (serve-group, a `sockchat connect` that joins,
+renames itself, says a line and quits, and a raw socket that hears all of it and has
+its names judged by ICU), and a TLS
+chat with the server's ephemeral certificate pinned (OpenSSL from its static archives).
 Environment: SOCKCHAT (the static binary), PYTHONPATH with tests/e2e (the harness).
 """
 import subprocess
@@ -47,8 +49,29 @@ class Smoke(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         seen = listener.until(lambda line: line.startswith("* alice left"))
         self.assertIn("<alice> hello from a static file", seen)
+        # Names are judged with ICU (its data archive linked in): mixed scripts are refused,
+        # one script is welcome.
+        listener.send("/nick p\u0430ul\n")  # a Cyrillic a among Latin letters
+        self.assertTrue(listener.text().startswith("! "))
+        listener.send("/nick 小明\n")
+        self.assertEqual(listener.text(), f"* {listener.name} is now known as 小明")
         listener.close()
         server.stop()
+
+    def test_tls_with_the_ephemeral_certificate(self):
+        """OpenSSL linked in from libssl.a: a key, a certificate, a TLS 1.3 handshake."""
+        server = harness.Proc([harness.SOCKCHAT, "serve-1to1", "--port", "0", "--ssl"])
+        port = int(server.wait_for(rb"listening on \S+:(\d+)\n").group(1))
+        hint = server.wait_for(rb"connect with: sockchat connect \S+ \d+ (--ssl[^\n]*)\n")
+        client = harness.Proc([harness.SOCKCHAT, "connect", "127.0.0.1", str(port),
+                               *hint.group(1).decode().split()])
+        server.wait_for(rb"TLS with 127\.0\.0\.1:\d+: TLSv1\.3")
+        client.send("你好 over TLS\n".encode())
+        server.wait_for("你好 over TLS\n".encode(), "out")
+        client.close_stdin()
+        server.close_stdin()
+        self.assertEqual(client.finish()[0], 0)
+        self.assertEqual(server.finish()[0], 0)
 
 
 if __name__ == "__main__":
