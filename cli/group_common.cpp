@@ -44,24 +44,8 @@ static Address listen_address(const GroupOptions& options) {
   return cli::listen_address(options.host, options.port);
 }
 
-// A unix socket's file outlives its server. If nobody answers on it, it is stale: remove it.
-// Only a socket: a regular file of that name is the user's, and bind() will say EADDRINUSE.
-static void remove_stale_unix_path(const Address& address) {
-  struct stat info {};
-  if (::lstat(address.host().c_str(), &info) != 0 || !S_ISSOCK(info.st_mode)) return;
-  Socket probe(AF_UNIX, SOCK_STREAM);
-  if (probe.connect_ex(address) == ECONNREFUSED) ::unlink(address.host().c_str());
-}
-
 Socket open_listener(const GroupOptions& options) {
-  const Address address = listen_address(options);
-  if (address.is_unix()) remove_stale_unix_path(address);
-  Socket listener(address.family(), SOCK_STREAM);
-  // Without SO_REUSEADDR a restarted server fails with EADDRINUSE for a minute or two,
-  // while the old connections sit in TIME_WAIT (the tutorial's first defect).
-  if (!address.is_unix()) listener.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
-  listener.bind(address);
-  listener.listen(options.backlog);
+  Socket listener = sockchat::open_listener(listen_address(options), options.backlog);
   listener.setblocking(false);  // accept() in a loop must never block it
   show_listening(listener.getsockname(), options);
   return listener;
@@ -69,18 +53,6 @@ Socket open_listener(const GroupOptions& options) {
 
 void remove_unix_path(const GroupOptions& options) {
   if (options.unix_given && !options.unix_path.empty()) ::unlink(options.unix_path.c_str());
-}
-
-void raise_descriptor_limit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
-  const rlim_t before = limit.rlim_cur;
-  limit.rlim_cur = limit.rlim_max;
-  const int rc = ::setrlimit(RLIMIT_NOFILE, &limit);
-  if (trace::enabled()) {
-    trace::emit(fmt::format("setrlimit(RLIMIT_NOFILE, {} -> {}) = {}  # one descriptor per client",
-                            before, limit.rlim_max, rc == 0 ? "0" : "-1 " + errno_text(errno)));
-  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -369,20 +341,6 @@ bool ConsoleInput::read_lines(std::vector<std::string>& lines) {
   std::string last = decoder_.finish();  // a last line without '\n'
   if (!last.empty()) lines.push_back(std::move(last));
   return false;
-}
-
-void SpareDescriptor::release() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-}
-
-bool SpareDescriptor::reopen() {
-  if (fd_ < 0) fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  return fd_ >= 0;
-}
-
-bool out_of_descriptors(int err) {
-  return err == EMFILE || err == ENFILE;
 }
 
 static bool refuse_with_spare(Socket& listener, SpareDescriptor& spare, Framing framing,

@@ -20,6 +20,7 @@
 #include "core/chat_room.hpp"
 #include "core/cidr.hpp"
 #include "core/framing.hpp"
+#include "core/listener.hpp"
 #include "core/room_engine.hpp"
 #include "core/signals.hpp"
 #include "core/socket.hpp"
@@ -59,14 +60,10 @@ struct GroupOptions {
   }
 };
 
-// socket → setsockopt(SO_REUSEADDR) → bind → listen, nonblocking, and the "listening" event
-// with the real port (so --port 0 can be used: the kernel picks, we say which).
+// core/listener's open_listener(), nonblocking, and the "listening" event with the real
+// port (so --port 0 can be used: the kernel picks, we say which).
 Socket open_listener(const GroupOptions& options);
 void remove_unix_path(const GroupOptions& options);  // at exit, for --unix
-
-// Raises the soft RLIMIT_NOFILE to the hard limit (says so under --trace): one descriptor
-// per client, and the default soft limit (often 1024) would cap the room far too early.
-void raise_descriptor_limit();
 
 // Why this peer may not join, or nullopt. `members`: clients in the room now.
 std::optional<std::string> refusal(const GroupOptions& options, const AccessList& access,
@@ -152,24 +149,6 @@ class ConsoleInput {
  private:
   Decoder decoder_{Framing::line, 4096};
 };
-
-// An extra descriptor kept open to give back when accept() fails with EMFILE, so the
-// waiting client can be accepted, told "server full" and closed, instead of being left in
-// the backlog where the listener would stay readable and spin the loop (muduo's trick).
-class SpareDescriptor {
- public:
-  SpareDescriptor() { reopen(); }
-  ~SpareDescriptor() { release(); }
-  SpareDescriptor(const SpareDescriptor&) = delete;
-  SpareDescriptor& operator=(const SpareDescriptor&) = delete;
-  void release();  // close(2) it: one descriptor free
-  bool reopen();   // open(2) /dev/null again; false if even that fails
-
- private:
-  int fd_ = -1;
-};
-
-bool out_of_descriptors(int err);  // EMFILE or ENFILE
 
 // Accepts what waits in the backlog (at most `limit`, then the clients get a turn) and
 // hands each to `admit`. When accept() fails with EMFILE, the spare descriptor makes room to

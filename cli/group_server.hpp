@@ -5,7 +5,7 @@
 // The recipe, for each round of the loop:
 //   1. the loop says which sockets are ready;
 //   2. readable: one recv() of at most 64 KiB, handed to the engine, which handles at most
-//      64 of its lines now; lines left over get the client's next turn, in the next round,
+//      128 of its lines now; lines left over get the client's next turn, in the next round,
 //      and its socket is not read meanwhile (the kernel keeps the rest: TCP's flow control
 //      slows a flooder, not the room);
 //   3. after the round, each client whose outbox has new lines gets ONE sendmsg() of up to

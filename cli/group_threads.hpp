@@ -3,7 +3,7 @@
 // The tutorial starts two threads per client around one global string and a Condition
 // without a predicate, so messages are lost, resent or echoed. Here each client has:
 //   a reader thread   blocking recv() → the engine (core/room_engine.hpp), under the room's
-//                     one mutex, one turn (64 lines) at a time so the others get the lock;
+//                     one mutex, one turn (128 lines) at a time so the others get the lock;
 //   a writer thread   waits on its own condition variable for its outbox to fill (with a
 //                     predicate, so no wake-up is ever lost) and sends the shared lines with
 //                     one sendmsg() without holding the lock.

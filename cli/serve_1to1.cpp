@@ -19,6 +19,7 @@
 #include "cli/common.hpp"
 #include "cli/tls_options.hpp"
 #include "core/error.hpp"
+#include "core/listener.hpp"
 #include "core/trace.hpp"
 
 namespace sockchat::cli {
@@ -43,15 +44,6 @@ Address listen_address(const Serve1to1Options& o) {
   return cli::listen_address(o.host, o.port);
 }
 
-// A unix socket file whose server died is "stale": nothing accepts on it, and connecting
-// is refused. Any other file, or a live server, must be left alone.
-bool is_stale_socket(const Address& address) {
-  struct stat st {};
-  if (::lstat(address.host().c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) return false;
-  Socket probe(AF_UNIX, SOCK_STREAM);
-  return probe.connect_ex(address) == ECONNREFUSED;
-}
-
 // The kernel does not remove a unix socket's file when it is closed: we do, at exit.
 struct SocketFileRemover {
   std::string path;
@@ -59,18 +51,6 @@ struct SocketFileRemover {
     if (!path.empty()) ::unlink(path.c_str());
   }
 };
-
-// bind(); a unix path held by a stale socket file (EADDRINUSE) is freed and bound again.
-void bind_listener(Socket& listener, const Address& address, SocketFileRemover& remover) {
-  try {
-    listener.bind(address);
-  } catch (const SocketError& e) {
-    if (!address.is_unix() || e.error_number() != EADDRINUSE || !is_stale_socket(address)) throw;
-    ::unlink(address.host().c_str());
-    listener.bind(address);
-  }
-  if (address.is_unix()) remover.path = address.host();
-}
 
 void announce(const Address& bound, const std::optional<TlsContext>& tls,
               const Serve1to1Options& o) {
@@ -183,13 +163,9 @@ int run_serve_1to1(const Serve1to1Options& o) {
   quit.arm();  // from here on Ctrl-C ends the server cleanly (and removes a unix socket file)
   const Address address = listen_address(o);
   const std::optional<TlsContext> tls = server_tls(o.tls);  // bad --ssl-cert/--ssl-key: exit 2
-  Socket listener(address.family(), SOCK_STREAM);           // socket()
-  // A restarted server can bind its port at once, although connections of the previous
-  // run still sit in TIME_WAIT (tcp(7)). Meaningless for unix sockets.
-  if (!address.is_unix()) listener.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
-  SocketFileRemover remover;
-  bind_listener(listener, address, remover);     // bind()
-  listener.listen(o.backlog);                    // listen()
+  // socket() → setsockopt(SO_REUSEADDR) → bind() → listen(), in core/listener.cpp.
+  Socket listener = open_listener(address, o.backlog);
+  SocketFileRemover remover{address.is_unix() ? address.host() : std::string()};
   const Address bound = listener.getsockname();  // with --port 0, the port the kernel chose
   announce(bound, tls, o);
   const Timeout mode = o.mode.to_timeout();

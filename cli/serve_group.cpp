@@ -119,15 +119,16 @@ int run_serve_group(GroupOptions options) {
     options.tls_context = std::make_shared<const TlsContext>(std::move(*tls));
   }
   raise_descriptor_limit();
-  Socket listener = open_listener(options);  // descriptor 3, as in the lessons' traces
   // Undone last: a second Ctrl-C while the console drains still exits with 0.
-  StopSignals signals;
+  std::optional<StopSignals> signals;
   // A stdout nobody reads must never stall the room. Under --trace, stdout stays direct:
   // the console lines must come in order with the trace lines on stderr.
   std::optional<ConsoleOutput> console;
   if (!trace::enabled()) console.emplace();
-  if (options.io == "threads") return run_group_threads(options, std::move(listener), signals);
-  return run_group_event_loop(options, std::move(listener), signals);
+  Socket listener = open_listener(options);  // descriptor 3, as in the lessons' traces
+  signals.emplace();
+  if (options.io == "threads") return run_group_threads(options, std::move(listener), *signals);
+  return run_group_event_loop(options, std::move(listener), *signals);
 }
 
 }  // namespace

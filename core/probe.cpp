@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/listener.hpp"
 #include "core/socket.hpp"
 #include "core/trace.hpp"
 
@@ -367,28 +368,9 @@ bool same_host(const Address& a, const Address& b) {
   return with_port(a, 0) == with_port(b, 0);
 }
 
-std::size_t raise_fd_limit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) < 0) return 1024;
-  if (limit.rlim_cur < limit.rlim_max) {
-    trace::Call t("setrlimit",
-                  fmt::format("RLIMIT_NOFILE, {{{}, {}}}", limit.rlim_max, limit.rlim_max),
-                  "resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))");
-    const rlim_t old = limit.rlim_cur;
-    limit.rlim_cur = limit.rlim_max;
-    if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) {
-      t.ok(fmt::format("0 (soft limit {} → {})", old, limit.rlim_cur));
-    } else {
-      t.fail(errno);
-      limit.rlim_cur = old;
-    }
-  }
-  return static_cast<std::size_t>(std::min<rlim_t>(limit.rlim_cur, 1u << 20));
-}
-
 std::size_t default_concurrency() {
-  const std::size_t fds = raise_fd_limit();
-  constexpr std::size_t kReserved = 32;  // stdin/out/err, a resolver's socket, a log...
+  const std::size_t fds = raise_descriptor_limit();  // core/listener
+  constexpr std::size_t kReserved = 32;              // stdin/out/err, a resolver's socket, a log...
   return fds > kReserved * 2 ? fds - kReserved : std::max<std::size_t>(fds / 2, 1);
 }
 

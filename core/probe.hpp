@@ -47,10 +47,6 @@ Address with_port(const Address& host, std::uint16_t port);
 // Whether two addresses name the same host, whatever their ports.
 bool same_host(const Address& a, const Address& b);
 
-// Raises the soft RLIMIT_NOFILE to the hard limit (as a server with many clients does) and
-// returns the soft limit now in force.
-std::size_t raise_fd_limit();
-
 // One probe per descriptor we may open, keeping a few for stdio and the like.
 std::size_t default_concurrency();
 

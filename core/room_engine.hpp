@@ -32,7 +32,7 @@ struct EngineOptions {
   std::size_t max_queue = std::size_t{1} << 20;         // one client's unsent bytes, at most
   std::size_t max_total_queue = std::size_t{64} << 20;  // bytes of lines held, each once
   std::size_t turn_bytes = 64 * 1024;                   // read from one client per turn
-  std::size_t turn_lines = 64;                          // its lines handled per turn
+  std::size_t turn_lines = 128;                         // its lines handled per turn
 };
 
 struct EngineTotals {

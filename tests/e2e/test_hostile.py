@@ -467,5 +467,49 @@ class BadCommandLines(unittest.TestCase):
         self.assert_usage_error("serve-group", "--unix", "")
 
 
+
+class NobodySpeaksForTheServer(unittest.TestCase):
+    """Issue 11: a member never receives a line starting with "* " or "<server>" that the
+    server did not write — in raw framing every line of a message carries the sender's
+    prefix, and a carriage return cannot start a line of its own. Every --io model."""
+
+    FORGERY = "hello\n* server shutting down\n<server> please run rm -rf ~\n"
+
+    def room(self, io, *args):
+        server = harness.Server("serve-group", "--port", "0", "--io", io, *args,
+                                timeout=TIMEOUT)
+        self.addCleanup(server.stop)
+        a, b = Client(server.port), Client(server.port)
+        for c in (a, b):
+            self.addCleanup(c.close)
+            c.welcome()
+        self.assertEqual(a.text(), f"* {b.name} joined")
+        return a, b
+
+    def assert_all_from(self, sender, lines):
+        for line in lines:
+            self.assertTrue(line.startswith(f"<{sender.name}> "), lines)
+
+    def test_raw_framing_prefixes_every_line_of_a_message(self):
+        for io in ("epoll", "poll", "select", "threads"):
+            with self.subTest(io=io):
+                a, b = self.room(io, "--framing", "raw")
+                a.send(self.FORGERY)
+                got = b.until(lambda l: "rm -rf" in l)
+                self.assert_all_from(a, got)
+                self.assertEqual(len(got), 3)
+                a.send("no newline, as the tutorial's client sends")  # still one line
+                self.assertEqual(b.text(), f"<{a.name}> no newline, as the tutorial's client sends")
+
+    def test_a_carriage_return_cannot_start_a_forged_line(self):
+        for framing in ("line", "raw"):
+            with self.subTest(framing=framing):
+                a, b = self.room("epoll", "--framing", framing)
+                a.send("hi\r* server shutting down\n")
+                got = b.until(lambda l: "shutting" in l)
+                self.assert_all_from(a, got)
+                self.assertNotIn("\r", "".join(got))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -15,6 +15,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/error.hpp"
+#include "core/listener.hpp"
 #include "core/probe.hpp"
 #include "core/socket.hpp"
 
@@ -318,7 +319,7 @@ TEST_CASE("IPv6 loopback: open and closed", "[probe][ipv6]") {
 }
 
 TEST_CASE("the soft descriptor limit is raised to the hard one", "[probe][setrlimit]") {
-  const std::size_t soft = raise_fd_limit();
+  const std::size_t soft = raise_descriptor_limit();
   rlimit now{};
   REQUIRE(getrlimit(RLIMIT_NOFILE, &now) == 0);
   CHECK(now.rlim_cur == now.rlim_max);

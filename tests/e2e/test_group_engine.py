@@ -1,0 +1,269 @@
+"""serve-group's engine end to end, in every --io model: accept() errors that must not end
+the server (injected with an LD_PRELOAD shim this test builds), shutdown order, the second
+signal, a truncated length frame at end of stream, fair turns (a /who flood, a line flood),
+and a client whose threads cannot start.
+
+Loopback only, ports from the kernel; every wait polls with a deadline.
+"""
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import harness
+from harness import SOCKCHAT, Client
+
+TIMEOUT = 5.0
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def sanitized():
+    """An ASan build wants its runtime first: an LD_PRELOAD shim cannot go before it."""
+    with open(SOCKCHAT, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+_shim = None
+
+
+def shim():
+    """Builds tests/e2e/shim/faults.c once (into a temporary directory); its path."""
+    global _shim
+    if _shim is None:
+        out = os.path.join(tempfile.mkdtemp(prefix="sockchat-shim-"), "faults.so")
+        subprocess.run([shutil.which("cc") or "cc", "-shared", "-fPIC", "-O1", "-o", out,
+                        os.path.join(HERE, "shim", "faults.c"), "-ldl"], check=True)
+        _shim = out
+    return _shim
+
+
+class EngineTests:
+    io = None
+
+    def start(self, *args, env=None, **kwargs):
+        full_env = dict(os.environ, **(env or {}))
+        server = harness.Server("serve-group", "--port", "0", "--io", self.io, *args,
+                                timeout=TIMEOUT, env=full_env, **kwargs)
+        self.addCleanup(server.stop)
+        return server
+
+    def join(self, server, n, **kwargs):
+        clients = []
+        for _ in range(n):
+            c = Client(server.port, **kwargs)
+            self.addCleanup(c.close)
+            c.welcome()
+            for earlier in clients:
+                self.assertEqual(earlier.text(), f"* {c.name} joined")
+            clients.append(c)
+        return clients
+
+    # --- accept() ------------------------------------------------------------------------
+
+    @unittest.skipIf(sanitized(), "an ASan runtime must come before any LD_PRELOAD")
+    def test_accept_errors_to_retry_never_end_the_server(self):
+        errors = "EPROTO,ENOBUFS,ECONNABORTED,EPERM,ENETDOWN"
+        server = self.start(json_events=True, env={"LD_PRELOAD": shim(),
+                                           "SOCKCHAT_ACCEPT_ERRORS": errors})
+        for _ in errors.split(","):  # each connection is eaten by an injected error
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+            s.settimeout(TIMEOUT)
+            try:
+                self.assertEqual(s.recv(100), b"")  # closed by the server's accept
+            except ConnectionResetError:
+                pass
+            s.close()
+        a, b = self.join(server, 2)
+        a.send("still here\n")
+        self.assertEqual(b.text(), f"<{a.name}> still here")
+        self.assertEqual(server.stop(), 0)
+        err = server.stderr.decode() if isinstance(server.stderr, bytes) else server.stderr
+        reports = [l for l in err.splitlines() if "accept:" in l]
+        self.assertTrue(reports, err)
+        self.assertLessEqual(len(reports), len(errors.split(",")), err)  # once per burst
+        self.assertIn("the server goes on", reports[0])
+        self.assertNotIn("terminate", err)
+        events = [l for l in server.finish()[1].decode().splitlines() if '"error"' in l]
+        self.assertTrue(any('"errno":"EPROTO"' in e.replace(" ", "") for e in events), events)
+
+    # --- shutdown --------------------------------------------------------------------------
+
+    def test_no_chat_line_after_shutting_down(self):
+        server = self.start()
+        talker, listener = self.join(server, 2)
+        stop = threading.Event()
+
+        def talk():
+            n = 0
+            while not stop.is_set():
+                try:
+                    talker.send(f"line {n}\n")
+                except OSError:
+                    return
+                n += 1
+
+        t = threading.Thread(target=talk, daemon=True)
+        t.start()
+        listener.until(lambda l: l.startswith("<"))  # the chat is flowing
+        self.assertEqual(server.stop(signal.SIGTERM), 0)
+        stop.set()
+        seen = listener.until(lambda l: l == "* server shutting down")
+        after = []
+        while True:
+            line = listener.text()
+            if line is None:
+                break
+            after.append(line)
+        t.join(TIMEOUT)
+        self.assertTrue(seen)
+        self.assertEqual(after, [])
+
+    def test_second_signal_during_the_drain_exits_at_once_with_0(self):
+        # A console nobody reads: the first SIGTERM's drain waits (up to 2 s) for stdout.
+        server = self.start(hold_stdout=True)
+        a, b = self.join(server, 2)
+        a.send(("x" * 200 + "\n") * 3000)  # 600 KB of console lines: stdout's pipe fills
+        b.until(lambda l: l.startswith("<"))
+        server.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(b.until(lambda l: l == "* server shutting down")[-1],
+                         "* server shutting down")
+        started = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        status = server.proc.wait(TIMEOUT)
+        self.assertEqual(status, 0)
+        self.assertLess(time.monotonic() - started, 1.5)  # not the 2 s drain
+
+    # --- end of stream ---------------------------------------------------------------------
+
+    def test_truncated_length_frame_at_eof_is_not_relayed(self):
+        server = self.start("--framing", "length")
+        a = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+        b = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+        self.addCleanup(a.close)
+        self.addCleanup(b.close)
+        reader = LengthReader(b)
+        reader.until(lambda t: t.startswith(b"* welcome"))
+        LengthReader(a).until(lambda t: t.endswith(b" joined"))
+        a.sendall(struct.pack(">I", 100) + b"half a frame")
+        a.shutdown(socket.SHUT_WR)
+        frames = reader.until(lambda t: t.endswith(b" left"))
+        self.assertFalse([f for f in frames if b"half a frame" in f], frames)
+
+    # --- fair turns ------------------------------------------------------------------------
+
+    def test_who_flood_does_not_hold_up_another_members_line(self):
+        server = self.start()
+        members = self.join(server, 3)
+        extra = [Client(server.port) for _ in range(150)]
+        for c in extra:
+            self.addCleanup(c.close)
+            c.welcome()
+        flooder, talker, reader = members
+        flooder.send("/who\n" * 13000)  # 64 KB
+        started = time.monotonic()
+        talker.send("through\n")
+        reader.until(lambda l: l == f"<{talker.name}> through")
+        self.assertLess(time.monotonic() - started, 2.0)
+
+    def test_a_reader_keeps_up_with_a_flooder_and_is_not_dropped(self):
+        server = self.start()
+        flooder, reader = self.join(server, 2)
+        stop = threading.Event()
+        got = []
+
+        def read():
+            while not stop.is_set():
+                line = reader.line(timeout=TIMEOUT)
+                if line is None:
+                    return
+                got.append(line)
+                if line.endswith(b"(too slow)") or line == f"<{flooder.name}> end".encode():
+                    return
+
+        t = threading.Thread(target=read, daemon=True)
+        t.start()
+        flooder.send(b"a\n" * 500_000 + b"end\n")  # 1 MB of lines: 5.5 MB to relay
+        t.join(30)
+        stop.set()
+        self.assertFalse([l for l in got if l.endswith(b"(too slow)")])
+        self.assertEqual(got[-1], f"<{flooder.name}> end".encode())
+        self.assertEqual(len(got), 500_001)
+
+
+class LengthReader:
+    """Length-prefixed frames from a socket."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def frame(self):
+        while True:
+            if len(self.buf) >= 4:
+                n = struct.unpack(">I", self.buf[:4])[0]
+                if len(self.buf) >= 4 + n:
+                    data, self.buf = self.buf[4:4 + n], self.buf[4 + n:]
+                    return data
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+
+    def until(self, predicate):
+        seen = []
+        while True:
+            f = self.frame()
+            if f is None:
+                raise AssertionError(f"end of stream; saw {seen[-5:]}")
+            seen.append(f)
+            if predicate(f):
+                return seen
+
+
+class EpollTests(EngineTests, unittest.TestCase):
+    io = "epoll"
+
+
+class PollTests(EngineTests, unittest.TestCase):
+    io = "poll"
+
+
+class SelectTests(EngineTests, unittest.TestCase):
+    io = "select"
+
+
+class ThreadsTests(EngineTests, unittest.TestCase):
+    io = "threads"
+
+    @unittest.skipIf(sanitized(), "an ASan runtime must come before any LD_PRELOAD")
+    def test_a_client_whose_thread_cannot_start_is_told_and_not_served(self):
+        flag = os.path.join(tempfile.mkdtemp(prefix="sockchat-threads-"), "fail")
+        self.addCleanup(shutil.rmtree, os.path.dirname(flag))
+        server = self.start(json_events=True, env={"LD_PRELOAD": shim(),
+                                           "SOCKCHAT_THREAD_FAIL_FILE": flag})
+        a = self.join(server, 1)[0]
+        open(flag, "w").close()
+        busy = Client(server.port)
+        self.addCleanup(busy.close)
+        self.assertEqual(busy.text(), "! server busy (cannot start a thread)")
+        self.assertTrue(busy.eof())
+        os.unlink(flag)
+        b = Client(server.port)
+        self.addCleanup(b.close)
+        b.welcome()
+        self.assertEqual(a.text(), f"* {b.name} joined")
+        server.stop()
+        out = server.finish()[1].decode()
+        summary = [l for l in out.splitlines() if '"summary"' in l]
+        self.assertIn('"clients":2', summary[-1].replace(" ", ""))
+        self.assertIn('"refused":1', summary[-1].replace(" ", ""))
+
+
+if __name__ == "__main__":
+    unittest.main()
