@@ -17,7 +17,7 @@ CMAKE_FLAGS ?=
 # What building and testing need; the benchmark adds the anchor tools it compares with.
 BUILD_PACKAGES = cmake make g++ libcli11-dev libfmt-dev catch2 nlohmann-json3-dev libssl-dev libicu-dev
 TEST_PACKAGES  = python3 netcat-openbsd ncat socat iproute2 tmux nftables openssl
-BENCH_PACKAGES = ncat nmap iperf3 socat netcat-openbsd python3 gnuplot-nox time
+BENCH_PACKAGES = ncat nmap iperf3 socat netcat-openbsd python3 gnuplot-nox time openssl
 # libFuzzer and the sanitizer runtimes come with Debian's clang (libclang-rt-dev: compiler-rt).
 FUZZ_PACKAGES  = clang libclang-rt-dev
 

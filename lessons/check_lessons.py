@@ -27,8 +27,8 @@ picks, so the README shows what a student types and the check never collides.
 
 A block whose opening line says ```console netns``` creates network namespaces (lesson
 14): it runs only where that is allowed (root, or CAP_NET_ADMIN and CAP_SYS_ADMIN) and is
-reported "not checked" with the reason elsewhere. The namespace names sc-server and
-sc-client are made unique for each run of the checker (sc-server-PID), and every namespace
+reported "not checked" with the reason elsewhere. The namespace names sc-server,
+sc-client and sc-router are made unique for each run of the checker (sc-server-PID), and every namespace
 of the run is deleted after each README, whatever happened in it.
 
 Each block runs in a fresh temporary directory with the build directories first on PATH,
@@ -51,7 +51,7 @@ import time
 import unittest
 
 PORT_RE = re.compile(r"(?<![\d.])(800\d|900\d)(?!\d)")
-NETNS_RE = re.compile(r"\bsc-(server|client)\b(?!-)")  # lesson 14's namespaces
+NETNS_RE = re.compile(r"\bsc-(server|client|router)\b(?!-)")  # lesson 14's namespaces
 NETNS_SUFFIX = f"-{os.getpid()}"
 TIMING_RE = re.compile(r" <\d+\.\d+s>")
 JOB_RE = re.compile(r"^(kill(?: -(?:INT|TERM|HUP|KILL))?|wait)(?: %(\d+))?$")
@@ -525,6 +525,8 @@ class SelfTest(unittest.TestCase):
     def test_namespace_names_are_unique_to_the_run(self):
         self.assertEqual(substitute("ip netns add sc-server; ip -n sc-client x", {}),
                          f"ip netns add sc-server{NETNS_SUFFIX}; ip -n sc-client{NETNS_SUFFIX} x")
+        self.assertEqual(substitute("ip netns add sc-router", {}),
+                         f"ip netns add sc-router{NETNS_SUFFIX}")
         self.assertTrue(parse("t", "```console netns\n$ true\n```\n")[0].netns)
         self.assertFalse(parse("t", "```console\n$ true\n```\n")[0].netns)
 
