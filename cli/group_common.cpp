@@ -189,12 +189,49 @@ std::optional<short> Connection::handshake() {
   return wait_for;
 }
 
+void Connection::handshake_in_thread(Timeout bound) {
+  tls_->do_handshake(bound);  // the socket blocks: with the bound, it polls with a deadline
+  tls_ready_ = true;
+  shared_ = true;
+  fd_ = socket_.fileno();
+  socket_.setblocking(false);  // SSL calls must not wait holding the mutex: poll() waits
+}
+
 std::size_t Connection::receive(char* buffer, std::size_t size) {
-  return tls_ ? tls_->recv(buffer, size) : socket_.recv(buffer, size);
+  if (!tls_) return socket_.recv(buffer, size);
+  if (!shared_) return tls_->recv(buffer, size);
+  for (;;) {
+    short events = POLLIN;
+    {
+      std::lock_guard lock(tls_mutex_);
+      try {
+        return tls_->recv(buffer, size);
+      } catch (const WouldBlockError&) {
+        events = tls_->recv_events();
+      }
+    }
+    wait_ready(fd_, events, Deadline(std::nullopt));  // shutdown(SHUT_RDWR) ends it too
+  }
 }
 
 std::size_t Connection::send(const std::vector<std::string_view>& pieces) {
   if (!tls_) return socket_.sendmsg(pieces);
+  if (!shared_) return tls_send(pieces);
+  for (;;) {
+    short events = POLLOUT;
+    {
+      std::lock_guard lock(tls_mutex_);
+      try {
+        return tls_send(pieces);
+      } catch (const WouldBlockError&) {
+        events = tls_->send_events();
+      }
+    }
+    wait_ready(fd_, events, Deadline(std::nullopt));
+  }
+}
+
+std::size_t Connection::tls_send(const std::vector<std::string_view>& pieces) {
   // One record's worth at most: a retry after WANT_WRITE then presents the same first
   // bytes again (the outbox keeps them until they are sent), as OpenSSL requires.
   constexpr std::size_t kRecord = 16 * 1024;
@@ -208,6 +245,7 @@ std::size_t Connection::send(const std::vector<std::string_view>& pieces) {
 
 void Connection::shutdown_write() {
   if (tls_ && tls_ready_) {
+    std::lock_guard lock(tls_mutex_);
     tls_->shutdown_write();
   } else {
     SocketStream(socket_).shutdown_write();

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -99,6 +100,10 @@ class Connection {
   // One step of the handshake: nullopt when done, else POLLIN or POLLOUT to wait for.
   // Throws TlsError, SocketError.
   std::optional<short> handshake();
+  // --io threads: the whole handshake in the client's own thread (waiting at most `bound`);
+  // then the reader and the writer thread share the session, one OpenSSL call at a time,
+  // and receive()/send() wait for the socket (poll) as the blocking calls would.
+  void handshake_in_thread(Timeout bound);
   // recv(2) (SSL_read over TLS) into `buffer`: the bytes read, 0 at end of stream. Throws
   // WouldBlockError (nothing there) or SocketError.
   std::size_t receive(char* buffer, std::size_t size);
@@ -113,9 +118,14 @@ class Connection {
 
  private:
   Socket socket_;
+  std::size_t tls_send(const std::vector<std::string_view>& pieces);
+
   std::unique_ptr<TlsStream> tls_;
   bool tls_ready_ = false;
-  std::string joined_;  // TLS: the pieces of one SSL_write
+  std::string joined_;    // TLS: the pieces of one SSL_write
+  bool shared_ = false;   // --io threads: two threads, one session (see handshake_in_thread)
+  int fd_ = -1;           // the socket's descriptor, for poll() while shared_
+  std::mutex tls_mutex_;  // while shared_: held during each OpenSSL call, never while waiting
 };
 
 // The console's stdout, written by a thread of its own so that a terminal or pipe nobody

@@ -13,6 +13,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include <fmt/format.h>
+
 #include "cli/common.hpp"
 #include "core/error.hpp"
 #include "core/event_loop.hpp"
@@ -39,6 +41,7 @@ struct Client {
   explicit Client(Socket s) : conn(std::move(s)) {}
   Connection conn;
   ClientId id = 0;
+  std::string peer;  // "127.0.0.1:51234"
   // Guarded by the server's mutex:
   std::condition_variable wake;  // the writer waits here for output or for the end
   bool closing = false;          // the writer sends what is left, then stops
@@ -66,6 +69,7 @@ class ThreadedServer : public ConsoleHooks {
   void on_signal();
   void on_console();
   void admit(Socket socket, const Address& peer);
+  bool handshake(Client& c);
   bool start_threads(Client& c);
   void reap();
   void shut_down();
@@ -166,11 +170,13 @@ void ThreadedServer::admit(Socket socket, const Address& peer) {
   auto client = std::make_unique<Client>(std::move(socket));
   Client& c = *client;
   c.id = next_id_++;
+  c.peer = peer.to_string();
   clients_.emplace(c.id, std::move(client));
   // The threads start under the lock, so they wait for it: the reader's first line finds
   // its sender in the room. A client whose threads cannot start is told and not served.
   if (start_threads(c)) {
-    engine_.join(c.id, peer.to_string());
+    // --ssl: the reader joins it to the room once its handshake is done.
+    if (!options_.tls_context) engine_.join(c.id, c.peer);
     return;
   }
   lock.unlock();
@@ -272,7 +278,24 @@ void ThreadedServer::read_loop(Client& c) {
   signals_.wake();  // the main thread joins us
 }
 
+// --ssl: the handshake, in this client's own thread (a slow one holds nobody else), then
+// the room. False if it failed (said in one line; the client never joined).
+bool ThreadedServer::handshake(Client& c) {
+  try {
+    c.conn.start_tls(*options_.tls_context, c.peer);
+    c.conn.handshake_in_thread(options_.tls.handshake_bound());
+  } catch (const SocketError& e) {
+    error(fmt::format("client {} dropped: {}", c.peer, e.what()), errno_name(e.error_number()));
+    return false;
+  }
+  std::lock_guard lock(mutex_);
+  if (c.closing) return false;  // the server is shutting down
+  engine_.join(c.id, c.peer);
+  return true;
+}
+
 LeaveReason ThreadedServer::read_until_gone(Client& c) {
+  if (options_.tls_context && !handshake(c)) return LeaveReason::error;
   const std::size_t turn_bytes = EngineOptions{}.turn_bytes;
   std::vector<char> buffer(turn_bytes);
   const Timeout idle = options_.idle_timeout > 0

@@ -111,9 +111,6 @@ void add_options(CLI::App& sub, GroupOptions& o) {
 
 int run_serve_group(GroupOptions options) {
   (void)options.access();  // a bad --allow/--deny is a usage error before anything starts
-  if (options.tls.ssl && options.io == "threads") {
-    throw UsageError("--ssl works with --io epoll, poll or select; not yet with --io threads");
-  }
   // Bad --ssl-cert/--ssl-key files are usage errors too; the fingerprint goes in the hint.
   if (auto tls = server_tls(options.tls)) {
     options.tls_context = std::make_shared<const TlsContext>(std::move(*tls));

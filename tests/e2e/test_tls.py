@@ -311,8 +311,8 @@ class Interop(unittest.TestCase):
 
 
 class Group(unittest.TestCase):
-    """serve-group --ssl in each event-loop model: sockchat, ncat --ssl and Python clients
-    in one room; handshakes never hold the loop."""
+    """serve-group --ssl in every --io model: sockchat, ncat --ssl and Python clients in
+    one room; a handshake never holds the others."""
 
     def start(self, io):
         server = harness.Server("serve-group", "--port", "0", "--io", io, "--ssl",
@@ -325,7 +325,7 @@ class Group(unittest.TestCase):
         return server, m.group(1).split()
 
     def test_a_room_of_tls_clients_in_every_event_loop_model(self):
-        for io in ("epoll", "poll", "select"):
+        for io in ("epoll", "poll", "select", "threads"):
             with self.subTest(io=io):
                 server, flags = self.start(io)
                 # A silent client holds nothing: the others join and talk meanwhile.
@@ -362,11 +362,6 @@ class Group(unittest.TestCase):
                 ncat.wait_for(rb"\* server shutting down\n", "out")
                 ncat.close_stdin()
                 self.assertEqual(ncat.finish()[0], 0)
-
-    def test_threads_say_not_yet(self):
-        r = harness.run("serve-group", "--port", "0", "--io", "threads", "--ssl")
-        self.assertEqual(r.returncode, 2)
-        self.assertRegex(r.stderr, rb"^sockchat: --ssl works with --io epoll, poll or select")
 
 
 class Probe(unittest.TestCase):
