@@ -175,12 +175,23 @@ void RoomEngine::apply(const Outcome& outcome) {
     hooks_.show(event, address_);
     if (event.kind == RoomEvent::Kind::dropped) ++totals_.dropped;
   }
-  for (const Delivery& d : outcome.deliveries) deliver(d);
+  const auto& all = outcome.deliveries;
+  for (std::size_t i = 0; i < all.size();) {
+    // A run of lines for the same audience (a sender's burst) becomes one shared piece:
+    // the same bytes in the same order for every recipient, pushed once per recipient.
+    std::string bytes = wire(options_.framing, all[i].line);
+    std::size_t next = i + 1;
+    while (all[i].audience != Audience::one && next < all.size() &&
+           all[next].audience == all[i].audience && all[next].client == all[i].client) {
+      bytes += wire(options_.framing, all[next++].line);
+    }
+    deliver(all[i], make_line(std::move(bytes)));  // built once for all its recipients
+    i = next;
+  }
   drop_slow();
 }
 
-void RoomEngine::deliver(const Delivery& d) {
-  const LineRef line = make_line(wire(options_.framing, d.line));  // built once for all
+void RoomEngine::deliver(const Delivery& d, const LineRef& line) {
   if (d.audience == Audience::one) {
     if (Client* c = find(d.client)) queue(d.client, *c, line);
     return;

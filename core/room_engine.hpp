@@ -93,7 +93,7 @@ class RoomEngine {
   void handle(ClientId id, Client& c, std::size_t budget);
   void say_lines(ClientId id, std::string_view text);
   void apply(const Outcome& outcome);  // → console, shared lines, outboxes; then the drops
-  void deliver(const Delivery& d);
+  void deliver(const Delivery& d, const LineRef& line);
   void queue(ClientId id, Client& c, const LineRef& line);
   void drop_slow();
   void drop(ClientId id, Client& c, LeaveReason why);
