@@ -62,8 +62,12 @@ StopSignals::StopSignals(bool armed) {
 }
 
 StopSignals::~StopSignals() {
-  ::sigaction(SIGINT, &g_old_int, nullptr);
-  ::sigaction(SIGTERM, &g_old_term, nullptr);
+  // Once a stop was asked for, the process is on its way out: the handler stays, so a
+  // second Ctrl-C during the last drains and exit() still ends it with 0, never by SIGTERM.
+  if (g_requested == 0) {
+    ::sigaction(SIGINT, &g_old_int, nullptr);
+    ::sigaction(SIGTERM, &g_old_term, nullptr);
+  }
   g_write_fd = -1;
   ::close(read_fd_);
   ::close(write_fd_);

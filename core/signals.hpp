@@ -10,7 +10,8 @@
 //     blocking connect() hangs);
 //   - armed, first signal: a stop is requested (requested() is true, fd() is readable);
 //     the program finishes cleanly (drains, prints its summary, exits 0);
-//   - any later signal: exits at once with status 0 (a second Ctrl-C during a slow drain);
+//   - any later signal: exits at once with status 0 (a second Ctrl-C during a slow drain),
+//     even after the StopSignals is gone (the handler stays once a stop was requested);
 //   - SIGPIPE is ignored for the whole process (ignore_sigpipe(), called by main): a write
 //     to a closed socket or pipe is an EPIPE error, not a silent death.
 // Only one StopSignals may exist at a time. Read: signal-safety(7), pipe(2), sigaction(2).

@@ -101,3 +101,15 @@ TEST_CASE("the previous handlers come back when StopSignals ends", "[signals]") 
           ::raise(SIGTERM);  // the default action again: terminated
         }) == 128 + SIGTERM);
 }
+
+TEST_CASE("after a stop was requested, a signal once StopSignals ended still exits with 0",
+          "[signals]") {
+  // serve-group drains its console, then tears down: a second Ctrl-C then must not kill it.
+  CHECK(in_child([] {
+          {
+            StopSignals signals;
+            ::raise(SIGTERM);
+          }
+          ::raise(SIGTERM);
+        }) == 0);
+}
