@@ -322,6 +322,20 @@ class Client:
         self.sock.close()
 
 
+def join_room(test, port, n, **kwargs):
+    """n Clients into the serve-group room on port, each welcomed, each having read the
+    joins of those after it; closed at the test's cleanup."""
+    clients = []
+    for _ in range(n):
+        c = Client(port, **kwargs)
+        test.addCleanup(c.close)
+        c.welcome()
+        for earlier in clients:
+            test.assertEqual(earlier.text(), f"* {c.name} joined")
+        clients.append(c)
+    return clients
+
+
 def run(*args, timeout=WAIT, input=None, text=False):
     """Runs `sockchat ARGS...` to its end (stdin empty, or `input`); returns the
     CompletedProcess with stdout and stderr."""

@@ -38,15 +38,7 @@ class GroupChatTests:
 
     def join(self, server, n, **kwargs):
         """n clients, each welcomed, each having read the joins of those after it."""
-        clients = []
-        for _ in range(n):
-            c = Client(server.port, **kwargs)
-            self.addCleanup(c.close)
-            c.welcome()
-            for earlier in clients:
-                self.assertEqual(earlier.text(), f"* {c.name} joined")
-            clients.append(c)
-        return clients
+        return harness.join_room(self, server.port, n, **kwargs)
 
     def marker(self, sender, receivers, text="--marker--"):
         """Sends a line and checks it is the next thing each receiver gets."""

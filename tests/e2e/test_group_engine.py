@@ -54,15 +54,7 @@ class EngineTests:
         return server
 
     def join(self, server, n, **kwargs):
-        clients = []
-        for _ in range(n):
-            c = Client(server.port, **kwargs)
-            self.addCleanup(c.close)
-            c.welcome()
-            for earlier in clients:
-                self.assertEqual(earlier.text(), f"* {c.name} joined")
-            clients.append(c)
-        return clients
+        return harness.join_room(self, server.port, n, **kwargs)
 
     # --- accept() ------------------------------------------------------------------------
 
