@@ -40,63 +40,7 @@ constexpr int kNonblockingRounds = 8;  // recv()s per wake-up before looking at 
 constexpr std::string_view kPrompt = "> ";
 constexpr std::size_t kDefaultWidth = 80;  // when the terminal does not say (a bare pty: 0)
 
-// ---------------------------------------------------------------------------------------
-// Signals. The handler only sets a flag: almost nothing is safe inside a signal handler
-// (signal-safety(7)), and _exit is one of the few things that is.
-
-volatile sig_atomic_t g_quit = 0;
-volatile sig_atomic_t g_armed = 0;
-
-extern "C" void on_quit_signal(int) {
-  if (g_armed == 0) _exit(0);  // not armed yet: nothing to clean up
-  g_quit = 1;
-}
-
 }  // namespace
-
-QuitSignals::QuitSignals() {
-  struct sigaction action {};
-  action.sa_handler = on_quit_signal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = 0;  // no SA_RESTART: a blocked call returns EINTR
-  sigaction(SIGINT, &action, &old_int_);
-  sigaction(SIGTERM, &action, &old_term_);
-  sigprocmask(SIG_SETMASK, nullptr, &unblocked_);
-}
-
-QuitSignals::~QuitSignals() {
-  if (armed_) sigprocmask(SIG_SETMASK, &unblocked_, nullptr);  // a pending signal sets the flag
-  sigaction(SIGINT, &old_int_, nullptr);
-  sigaction(SIGTERM, &old_term_, nullptr);
-  g_armed = 0;
-}
-
-void QuitSignals::arm() {
-  sigset_t quit;
-  sigemptyset(&quit);
-  sigaddset(&quit, SIGINT);
-  sigaddset(&quit, SIGTERM);
-  // Blocked from now on, except inside ppoll(): a signal can no longer slip in between
-  // "check the flag" and "start waiting", the race a plain poll() would have.
-  sigprocmask(SIG_BLOCK, &quit, nullptr);
-  g_armed = 1;
-  armed_ = true;
-}
-
-bool QuitSignals::requested() const {
-  return g_quit != 0;
-}
-
-int QuitSignals::poll(pollfd* fds, nfds_t count, const Deadline& deadline) const {
-  for (;;) {
-    if (requested()) return -1;
-    const int ms = deadline.poll_ms();
-    const timespec wait{ms / 1000, (ms % 1000) * 1'000'000L};
-    const int n = ::ppoll(fds, count, ms < 0 ? nullptr : &wait, armed_ ? &unblocked_ : nullptr);
-    if (n >= 0) return n;
-    if (errno != EINTR) throw_socket_error("poll", {}, errno);
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // Output.
@@ -151,8 +95,7 @@ bool stdin_is_a_file() {
 
 class Session {
  public:
-  Session(ByteStream& stream, const Address& peer, const ChatOptions& options,
-          const QuitSignals& quit);
+  Session(ByteStream& stream, const Address& peer, const ChatOptions& options, StopSignals& stop);
   ChatResult run();
   const ChatResult& result() const { return result_; }
 
@@ -185,7 +128,7 @@ class Session {
   int fd_;
   std::string peer_;
   ChatOptions options_;
-  const QuitSignals& quit_;
+  StopSignals& stop_;
   bool nonblocking_;
   bool drain_;        // read and write until EAGAIN each time poll() wakes us
   bool json_;         // output: message events on stdout
@@ -213,13 +156,13 @@ class Session {
 };
 
 Session::Session(ByteStream& stream, const Address& peer, const ChatOptions& options,
-                 const QuitSignals& quit)
+                 StopSignals& stop)
     : stream_(stream),
       plain_(stream.plain()),
       fd_(stream.socket().fileno()),
       peer_(peer.to_string()),
       options_(options),
-      quit_(quit),
+      stop_(stop),
       nonblocking_(is_nonblocking(options.mode)),
       // TLS runs its socket nonblocking (see for_poll_loop) and reads one record per call.
       drain_(nonblocking_ || plain_ == nullptr),
@@ -251,7 +194,7 @@ ChatResult Session::run() {
     // Bytes TLS has decrypted already are not the socket's: poll() cannot see them.
     const bool held = peer_open_ && stream_.buffered();
     const Timeout limit = held ? Timeout{std::chrono::seconds(0)} : wait_limit(options_.mode);
-    const int ready = quit_.poll(fds, 2, Deadline(limit));
+    const int ready = stop_.poll(fds, 2, Deadline(limit));
     if (ready < 0) {
       result_.interrupted = true;
       break;
@@ -579,8 +522,8 @@ void Session::half_close_when_done() {
 }  // namespace
 
 ChatResult chat(ByteStream& stream, const Address& peer, const ChatOptions& options,
-                const QuitSignals& quit) {
-  Session session(stream, peer, options, quit);
+                StopSignals& stop) {
+  Session session(stream, peer, options, stop);
   try {
     return session.run();
   } catch (const StdoutClosed&) {
