@@ -150,21 +150,37 @@ def markdown(table, tls=False):
     return out
 
 
-def goals(table):
-    """The serve-group targets, checked against the default backend (epoll)."""
-    def get(n, mode, server="sockchat-epoll"):
-        c = table.get((server, n, mode))
+class Checks:
+    """The goal lists' tools: a usable cell, and one MET/MISSED line per goal into out."""
+
+    def __init__(self, table):
+        self.table, self.out = table, []
+
+    @classmethod
+    def over(cls, table):
+        checks = cls(table)
+        return checks.get, checks.verdict, checks.at_most, checks.out
+
+    def get(self, n, mode, server="sockchat-epoll"):
+        c = self.table.get((server, n, mode))
         return c if c and not c.failed else None
 
-    out = []
+    def verdict(self, name, ok, detail):
+        self.out.append(f"- {'MET' if ok else 'MISSED'}: {name} — {detail}")
 
-    def verdict(name, ok, detail):
-        out.append(f"- {'MET' if ok else 'MISSED'}: {name} — {detail}")
+    def at_most(self, name, mine, ncat, factor, unit):
+        """A goal of the form "sockchat's value ≤ factor × ncat's"."""
+        self.verdict(name, mine <= ncat * factor,
+                     f"{mine:.2f} {unit} vs ncat {ncat:.2f} {unit} (×{mine / ncat:.3f})")
+
+
+def goals(table):
+    """The serve-group targets, checked against the default backend (epoll)."""
+    get, verdict, at_most, out = Checks.over(table)
 
     s, a = get(100, "paced"), get(100, "paced", "ncat")
     if s and a:
-        verdict("paced N=100, p99 ≤ 1/10 of ncat's", s.p99 <= a.p99 / 10,
-                f"{s.p99:.2f} ms vs ncat {a.p99:.2f} ms (×{s.p99 / a.p99:.3f})")
+        at_most("paced N=100, p99 ≤ 1/10 of ncat's", s.p99, a.p99, 0.1, "ms")
     s, a = get(1000, "paced"), get(1000, "paced", "ncat")
     if s and a:
         verdict("paced N=1000, CPU/delivery ≤ half of ncat's", s.cpu <= a.cpu / 2,
@@ -200,23 +216,14 @@ def goals(table):
 
 def goals_tls(table):
     """Issue 13's serve-group --ssl targets, against ncat --ssl --chat."""
-    def get(n, mode, server="sockchat-epoll"):
-        c = table.get((server, n, mode))
-        return c if c and not c.failed else None
-
-    out = []
-
-    def verdict(name, ok, detail):
-        out.append(f"- {'MET' if ok else 'MISSED'}: {name} — {detail}")
+    get, verdict, at_most, out = Checks.over(table)
 
     s, a = get(1000, "paced"), get(1000, "paced", "ncat")
     if s and a:
-        verdict("N=1000 join time ≤ 0.5× ncat's", s.join_only <= a.join_only / 2,
-                f"{s.join_only:.2f} s vs ncat {a.join_only:.2f} s (×{s.join_only / a.join_only:.3f})")
+        at_most("N=1000 join time ≤ 0.5× ncat's", s.join_only, a.join_only, 0.5, "s")
     s, a = get(100, "paced"), get(100, "paced", "ncat")
     if s and a:
-        verdict("paced N=100, p99 ≤ 0.2× ncat's", s.p99 <= a.p99 / 5,
-                f"{s.p99:.2f} ms vs ncat {a.p99:.2f} ms (×{s.p99 / a.p99:.3f})")
+        at_most("paced N=100, p99 ≤ 0.2× ncat's", s.p99, a.p99, 0.2, "ms")
     mine = [(k, c) for k, c in table.items() if k[0] == "sockchat-epoll"]
     if mine:
         incomplete = [f"N={k[1]} {k[2]}: {c.completeness()}" for k, c in sorted(mine) if not c.complete]
