@@ -378,6 +378,7 @@ void Conversation::half_close_when_done() {
 
 ChatResult chat(ByteStream& stream, const Address& peer, const ChatOptions& options,
                 StopSignals& stop) {
+  stop.arm();  // from here a signal ends the conversation cleanly (the terminal restored)
   Conversation conversation(stream, peer, options, stop);
   try {
     return conversation.run();

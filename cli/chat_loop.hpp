@@ -60,9 +60,9 @@ struct ChatResult {
 };
 
 // Runs the conversation on `stream` (a socket, or TLS over one) until it is over: the peer
-// closed and (unless on a terminal) our side finished too, or a stop signal came (armed
-// `stop`, core/signals.hpp). Throws SocketError on a reset, TimeoutError when nothing moved
-// for --timeout seconds.
+// closed and (unless on a terminal) our side finished too, or a stop signal came: it arms
+// `stop` (core/signals.hpp), so that until then a signal simply exits. Throws SocketError on
+// a reset, TimeoutError when nothing moved for --timeout seconds.
 ChatResult chat(ByteStream& stream, const Address& peer, const ChatOptions& options,
                 StopSignals& stop);
 

@@ -619,15 +619,6 @@ def blocked_writing_a_pipe(pid):
         return "pipe_write" in f.read()
 
 
-def signal_pending(pid, sig):
-    """True while `sig` sent to `pid` waits to be delivered (two signals of one kind sent
-    before the first is delivered merge into one)."""
-    with open("/proc/%d/status" % pid) as f:
-        fields = dict(line.split(":", 1) for line in f if ":" in line)
-    mask = int(fields["SigPnd"], 16) | int(fields["ShdPnd"], 16)
-    return bool(mask & (1 << (sig - 1)))
-
-
 class Signals(unittest.TestCase):
     """Ctrl-C (SIGINT) and SIGTERM, core/signals.hpp's rules: before the connection
     exists a signal exits at once; then the first ends the conversation cleanly, a second
@@ -687,7 +678,8 @@ class Signals(unittest.TestCase):
                     harness.eventually(stuck, 0.1)
             self.assertTrue(stuck(), "the server never blocked in write() (%d bytes sent)" % sent)
             server.proc.send_signal(signal.SIGTERM)
-            self.assertTrue(harness.eventually(lambda: not signal_pending(pid, signal.SIGTERM)))
+            delivered = lambda: not harness.signal_pending(pid, signal.SIGTERM)
+            self.assertTrue(harness.eventually(delivered))
             self.assertTrue(harness.eventually(stuck))  # back in write(): it cannot stop yet
             server.proc.send_signal(signal.SIGTERM)
             self.assertEqual(server.proc.wait(WAIT), 0)
