@@ -5,11 +5,19 @@
 
 namespace sockchat {
 
+void append_wire(std::string& out, Framing framing, std::string_view line) {
+  if (framing == Framing::length) {
+    out += encode(Framing::length, line);
+    return;
+  }
+  out.append(line).append(1, '\n');
+}
+
 std::string wire(Framing framing, std::string_view line) {
-  if (framing == Framing::length) return encode(Framing::length, line);
   std::string out;
-  out.reserve(line.size() + 1);
-  return out.append(line).append(1, '\n');
+  out.reserve(line.size() + 4);
+  append_wire(out, framing, line);
+  return out;
 }
 
 RoomEngine::RoomEngine(EngineOptions options, Hooks& hooks)
@@ -183,7 +191,7 @@ void RoomEngine::apply(const Outcome& outcome) {
     std::size_t next = i + 1;
     while (all[i].audience != Audience::one && next < all.size() &&
            all[next].audience == all[i].audience && all[next].client == all[i].client) {
-      bytes += wire(options_.framing, all[next++].line);
+      append_wire(bytes, options_.framing, all[next++].line);
     }
     deliver(all[i], make_line(std::move(bytes)));  // built once for all its recipients
     i = next;

@@ -114,5 +114,6 @@ class RoomEngine {
 // Bytes on the wire for one line of the room: "line\n", or a length-prefixed frame.
 // Raw framing sends lines too: the tutorial's client prints whatever recv() returns.
 std::string wire(Framing framing, std::string_view line);
+void append_wire(std::string& out, Framing framing, std::string_view line);  // wire(), appended
 
 }  // namespace sockchat
