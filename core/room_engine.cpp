@@ -102,13 +102,19 @@ void RoomEngine::received(ClientId id, std::string_view bytes) {
   Client* c = find(id);
   if (c == nullptr || c->closing || c->dropped || stopping_) return;  // nothing more is said
   c->decoder.feed(bytes);
-  handle(id, *c, options_.turn_lines);
+  handle(id, *c, turn_budget());
 }
 
 void RoomEngine::turn(ClientId id) {
   Client* c = find(id);
   if (c == nullptr || c->closing || c->dropped || stopping_) return;
-  handle(id, *c, options_.turn_lines);
+  handle(id, *c, turn_budget());
+}
+
+std::size_t RoomEngine::turn_budget() const {
+  const std::size_t readers = std::max<std::size_t>(room_.size(), 2) - 1;
+  return std::clamp(options_.turn_deliveries / readers, options_.turn_lines,
+                    std::max(options_.turn_lines, options_.turn_lines_max));
 }
 
 bool RoomEngine::has_backlog(ClientId id) const {
