@@ -3,16 +3,14 @@
 //
 // The tutorial's chat takes turns (recv, then input, then send...), so a person who has
 // not answered blocks the other one. Here poll(2) waits for whichever side is ready first.
-// Two faces, chosen by isatty(3):
-//   - on a terminal, a chat: incoming lines appear while you type, your half-typed line is
-//     kept intact, control characters from the peer are made visible;
-//   - otherwise, like nc: bytes go through unchanged, and at stdin's end the socket is
-//     half-closed with shutdown(SHUT_WR) so the peer sees end-of-file.
-// Read: poll(2), ppoll(2), shutdown(2), termios(3), signal-safety(7).
+// Two faces, chosen by isatty(3), on the one loop:
+//   - on a terminal, a chat (terminal_chat.hpp): incoming lines appear while you type,
+//     your half-typed line is kept intact, control characters from the peer are made
+//     visible;
+//   - otherwise, like nc (byte_pump.hpp): bytes go through unchanged.
+// Either way, at stdin's end the socket is half-closed with shutdown(SHUT_WR) so the peer
+// sees end-of-file. Read: poll(2), shutdown(2).
 #pragma once
-
-#include <poll.h>
-#include <signal.h>
 
 #include <string>
 #include <string_view>
@@ -22,34 +20,11 @@
 #include "core/address.hpp"
 #include "core/byte_stream.hpp"
 #include "core/framing.hpp"
+#include "core/signals.hpp"
 #include "core/socket.hpp"
 #include "core/wait.hpp"
 
 namespace sockchat::cli {
-
-// Ctrl-C (SIGINT) and SIGTERM end sockchat with status 0. Until arm(), a signal exits at
-// once: nothing needs undoing yet (a connect() may be hanging). After arm(), the signals
-// are blocked except inside poll() below — ppoll(2) unblocks them atomically — so the
-// loop notices them between two calls and cleans up (terminal mode, unix socket file).
-class QuitSignals {
- public:
-  QuitSignals();
-  ~QuitSignals();
-  QuitSignals(const QuitSignals&) = delete;
-  QuitSignals& operator=(const QuitSignals&) = delete;
-
-  void arm();
-  bool requested() const;
-  // poll(2) that a quit signal interrupts: the number of ready descriptors, 0 when the
-  // deadline passed, -1 when a quit signal arrived.
-  int poll(pollfd* fds, nfds_t count, const Deadline& deadline) const;
-
- private:
-  sigset_t unblocked_{};  // the mask before arm(): what ppoll() waits with
-  struct sigaction old_int_ {};
-  struct sigaction old_term_ {};
-  bool armed_ = false;
-};
 
 // Python's three modes from a Timeout (see core/wait.hpp).
 inline bool is_nonblocking(Timeout mode) {
@@ -79,15 +54,16 @@ struct ChatOptions {
 
 // Totals for the "closed" event.
 struct ChatResult {
-  bool interrupted = false;  // a quit signal ended it
+  bool interrupted = false;  // a stop signal ended it
   std::size_t sent = 0;
   std::size_t received = 0;
 };
 
 // Runs the conversation on `stream` (a socket, or TLS over one) until it is over: the peer
-// closed and (unless on a terminal) our side finished too, or a quit signal came. Throws
-// SocketError on a reset, TimeoutError when nothing moved for --timeout seconds.
+// closed and (unless on a terminal) our side finished too, or a stop signal came: it arms
+// `stop` (core/signals.hpp), so that until then a signal simply exits. Throws SocketError on
+// a reset, TimeoutError when nothing moved for --timeout seconds.
 ChatResult chat(ByteStream& stream, const Address& peer, const ChatOptions& options,
-                const QuitSignals& quit);
+                StopSignals& stop);
 
 }  // namespace sockchat::cli

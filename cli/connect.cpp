@@ -90,31 +90,32 @@ std::pair<Socket, Address> connect_any(const std::vector<Address>& addresses, Ti
 // The conversation over TLS: wrap the socket, handshake (bounded), say what was agreed.
 ChatResult chat_over_tls(const TlsContext& context, Socket& sock, const Address& peer,
                          const ConnectOptions& o, const ChatOptions& chat_options,
-                         const QuitSignals& quit) {
+                         StopSignals& stop) {
   TlsStream tls = TlsStream::client(context, sock, host_name(o), peer.to_string());
   tls.do_handshake(o.tls.handshake_bound());
   report_handshake(tls, peer.to_string(), o.tls.client.no_verify);
-  return chat(tls, peer, chat_options, quit);
+  return chat(tls, peer, chat_options, stop);
 }
 
 }  // namespace
 
 int run_connect(const ConnectOptions& o) {
-  QuitSignals quit;  // Ctrl-C while connecting simply exits: nothing to undo yet
+  // Ctrl-C while connecting (and during a TLS handshake) simply exits: nothing to undo yet.
+  // chat() arms it.
+  StopSignals stop(false);
   const std::vector<Address> addresses = targets(o);
   const std::optional<TlsContext> tls = client_tls(o.tls);  // a bad --ssl-trustfile: exit 2
   const Timeout mode = o.mode.to_timeout();
   auto [sock, peer] = connect_any(addresses, mode);
-  quit.arm();
   notice({{"event", "connected"}, {"peer", peer.to_string()}},
          fmt::format("connected to {}", peer.to_string()));
   const ChatOptions chat_options{*parse_framing(o.framing), o.nick, mode};
   ChatResult result;
   if (tls) {
-    result = chat_over_tls(*tls, sock, peer, o, chat_options, quit);
+    result = chat_over_tls(*tls, sock, peer, o, chat_options, stop);
   } else {
     SocketStream plain(sock);
-    result = chat(plain, peer, chat_options, quit);
+    result = chat(plain, peer, chat_options, stop);
   }
   sock.close();
   notice({{"event", "closed"},

@@ -85,9 +85,9 @@ void announce(const Address& bound, const std::optional<TlsContext>& tls,
 
 // accept(), after waiting in poll() where Ctrl-C and --timeout can end the wait. In
 // nonblocking mode accept() is tried first and answers EAGAIN while nobody is waiting in
-// the queue (--trace shows it). nullopt: a quit signal came.
+// the queue (--trace shows it). nullopt: a stop signal came.
 std::optional<std::pair<Socket, Address>> accept_client(Socket& listener, int fd, Timeout mode,
-                                                        const QuitSignals& quit,
+                                                        StopSignals& stop,
                                                         const std::string& where) {
   for (;;) {
     if (is_nonblocking(mode)) {
@@ -97,7 +97,7 @@ std::optional<std::pair<Socket, Address>> accept_client(Socket& listener, int fd
       }
     }
     pollfd p{fd, POLLIN, 0};
-    const int ready = quit.poll(&p, 1, Deadline(wait_limit(mode)));
+    const int ready = stop.poll(&p, 1, Deadline(wait_limit(mode)));
     if (ready < 0) return std::nullopt;
     if (ready == 0) throw TimeoutError("accept", where, *mode);
     if (!is_nonblocking(mode)) return listener.accept();
@@ -108,11 +108,11 @@ std::optional<std::pair<Socket, Address>> accept_client(Socket& listener, int fd
 // handshake (plain text, a bad certificate, silence past --ssl-handshake-timeout) is
 // reported in one line and is not served: false, and the server accepts the next one.
 bool chat_with(Socket& conn, const Address& peer, const std::optional<TlsContext>& tls,
-               const Serve1to1Options& o, const QuitSignals& quit, ChatResult& result) {
+               const Serve1to1Options& o, StopSignals& stop, ChatResult& result) {
   const ChatOptions options{*parse_framing(o.framing), {}, o.mode.to_timeout(), o.keep_open};
   if (!tls) {
     SocketStream plain(conn);
-    result = chat(plain, peer, options, quit);
+    result = chat(plain, peer, options, stop);
     return true;
   }
   TlsStream stream = TlsStream::server(*tls, conn, peer.to_string());
@@ -124,7 +124,7 @@ bool chat_with(Socket& conn, const Address& peer, const std::optional<TlsContext
     return false;
   }
   report_handshake(stream, peer.to_string(), false);
-  result = chat(stream, peer, options, quit);
+  result = chat(stream, peer, options, stop);
   return true;
 }
 
@@ -132,14 +132,14 @@ bool chat_with(Socket& conn, const Address& peer, const std::optional<TlsContext
 // --keep-open a client's failure (a reset, a timeout) ends that client only: it is
 // reported and the server goes on.
 bool serve_client(Socket conn, const Address& peer, const std::optional<TlsContext>& tls,
-                  const Serve1to1Options& o, const QuitSignals& quit) {
+                  const Serve1to1Options& o, StopSignals& stop) {
   const Timeout mode = o.mode.to_timeout();
   if (mode) conn.settimeout(mode);  // the accepted socket starts blocking
   notice({{"event", "connected"}, {"peer", peer.to_string()}},
          fmt::format("client {} connected", peer.to_string()));
   ChatResult result;
   try {
-    if (!chat_with(conn, peer, tls, o, quit, result)) return false;
+    if (!chat_with(conn, peer, tls, o, stop, result)) return false;
   } catch (const SocketError& e) {
     if (!o.keep_open) throw;
     error(e.what(), errno_name(e.error_number()));
@@ -159,8 +159,7 @@ bool serve_client(Socket conn, const Address& peer, const std::optional<TlsConte
 }  // namespace
 
 int run_serve_1to1(const Serve1to1Options& o) {
-  QuitSignals quit;
-  quit.arm();  // from here on Ctrl-C ends the server cleanly (and removes a unix socket file)
+  StopSignals stop;  // armed: Ctrl-C ends the server cleanly (and removes a unix socket file)
   const Address address = listen_address(o);
   const std::optional<TlsContext> tls = server_tls(o.tls);  // bad --ssl-cert/--ssl-key: exit 2
   // socket() → setsockopt(SO_REUSEADDR) → bind() → listen(), in core/listener.cpp.
@@ -172,10 +171,10 @@ int run_serve_1to1(const Serve1to1Options& o) {
   if (mode) listener.settimeout(mode);
   const int fd = listener.fileno();
   for (;;) {
-    auto client = accept_client(listener, fd, mode, quit, bound.to_string());  // accept()
+    auto client = accept_client(listener, fd, mode, stop, bound.to_string());  // accept()
     if (!client) break;
-    const bool served = serve_client(std::move(client->first), client->second, tls, o, quit);
-    if ((served && !o.keep_open) || quit.requested()) break;
+    const bool served = serve_client(std::move(client->first), client->second, tls, o, stop);
+    if ((served && !o.keep_open) || stop.requested()) break;
   }
   return 0;
 }

@@ -15,7 +15,10 @@
 //               up because of us.
 // Then one summary line: deliveries/s, latency percentiles, completeness, and the server's
 // CPU time and memory (from /proc/PID when --server-pid is given).
-// Read: epoll(7), connect(2) (EINPROGRESS), getrlimit(2), proc(5).
+// With --ssl every client speaks TLS (core's TlsStream, OpenSSL): after connect() its
+// handshake runs one nonblocking step per readiness in the same loop (WANT_READ /
+// WANT_WRITE pick what epoll waits for), then SSL_read / SSL_write replace recv / send.
+// Read: epoll(7), connect(2) (EINPROGRESS), getrlimit(2), proc(5), SSL_get_error(3ssl).
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -36,6 +39,8 @@
 
 #include "core/error.hpp"
 #include "core/socket.hpp"
+#include "core/tls_context.hpp"
+#include "core/tls_stream.hpp"
 #include "loadgen_ledger.hpp"
 
 namespace sockchat::bench {
@@ -59,6 +64,7 @@ struct Options {
   double deadline = 60;  // seconds, for everything
   double quiet = 1;      // seconds without news after the last send: the rest is missing
   bool json = false;
+  bool ssl = false;  // TLS clients (no certificate verification: see tls_context())
   std::string label;
 };
 
@@ -77,14 +83,29 @@ struct SetupError : std::runtime_error {
 // One chat client of the crowd.
 struct Client {
   Socket sock;
+  std::unique_ptr<TlsStream> tls;  // --ssl: the TLS session over `sock`
   int fd = -1;
   bool connected = false;
+  bool handshaking = false;  // --ssl: connected, TLS handshake not finished
   bool joined = false;
   bool synced = false;
   bool closed = false;
-  bool wants_out = false;  // EPOLLOUT is asked for: the outbox is not empty
-  std::string inbox;       // the start of a line whose '\n' has not arrived yet
-  std::string outbox;      // what send() has not taken yet
+  std::uint32_t watching = 0;  // the events epoll watches for it now
+  std::string inbox;           // the start of a line whose '\n' has not arrived yet
+  std::string outbox;          // what send() has not taken yet
+
+  // The transport: recv(2)/send(2) on the socket, or SSL_read/SSL_write over it. Both
+  // throw WouldBlockError when there is nothing to do now.
+  std::size_t recv(char* buffer, std::size_t size) {
+    return tls ? tls->recv(buffer, size) : sock.recv(buffer, size);
+  }
+  std::size_t send(std::string_view data) { return tls ? tls->send(data) : sock.send(data); }
+  // What epoll must watch: always input; output while the outbox waits, or while TLS
+  // needs the socket writable to finish a read (SSL_ERROR_WANT_WRITE from SSL_read).
+  std::uint32_t events() const {
+    const bool out = !outbox.empty() || (tls && tls->recv_events() == POLLOUT);
+    return out ? EPOLLIN | EPOLLOUT : EPOLLIN;
+  }
 };
 
 // The smallest epoll wrapper that still reads well: one descriptor, add/modify/remove, wait.
@@ -135,6 +156,15 @@ double load_average() {
   return load;
 }
 
+// --ssl: a client context that verifies nothing. A benchmark measures the servers, which
+// both present the same self-signed certificate; whom to trust is not its question, and
+// checking a chain would only add the load generator's CPU time to every handshake.
+TlsContext tls_context() {
+  TlsClientOptions options;
+  options.no_verify = true;
+  return TlsContext::client(options);
+}
+
 class LoadGen {
  public:
   explicit LoadGen(const Options& o);
@@ -150,6 +180,8 @@ class LoadGen {
   void poll_until(Nanos until);
   void on_event(int id, std::uint32_t events);
   void finish_connect(Client& c, int id);
+  void continue_handshake(Client& c, int id);
+  void watch(Client& c, int id, std::uint32_t events);
   void on_readable(Client& c, int id);
   void on_line(int id, std::string_view line, Nanos now);
   void send_burst(int sender);
@@ -161,6 +193,7 @@ class LoadGen {
 
   Options o_;
   Address server_;
+  std::optional<TlsContext> tls_;  // --ssl
   Epoll epoll_;
   std::vector<Client> clients_;
   Ledger ledger_;
@@ -169,7 +202,8 @@ class LoadGen {
   Phase phase_ = Phase::join;
   int started_ = 0, joined_ = 0, synced_ = 0, disconnects_ = 0;
   std::string nonce_;
-  Nanos begin_ = now_ns(), deadline_, setup_end_ = 0, start_ = 0, end_ = 0, last_send_ = 0;
+  Nanos begin_ = now_ns(), deadline_, join_end_ = 0, setup_end_ = 0, start_ = 0, end_ = 0,
+        last_send_ = 0;
   std::optional<ProcSample> before_, after_;
   double ksoftirqd_s_ = 0;  // the kernel's softirq threads, during the measurement
   double own_cpu_s_ = 0;    // ours, during the measurement: near 1 s/s means WE were the limit
@@ -181,6 +215,7 @@ class LoadGen {
 LoadGen::LoadGen(const Options& o)
     : o_(o),
       server_(Address::resolve(o.host, o.port).front()),
+      tls_(o.ssl ? std::optional(tls_context()) : std::nullopt),
       clients_(static_cast<std::size_t>(o.clients)),
       ledger_(o.clients, 1, 1),  // measure() makes the real one
       deadline_(begin_ + static_cast<Nanos>(o.deadline * kSecond)) {}
@@ -198,6 +233,7 @@ void LoadGen::join_all() {
     }
     poll_until(deadline_);
   }
+  join_end_ = now_ns();
 }
 
 void LoadGen::start_connect() {
@@ -210,7 +246,8 @@ void LoadGen::start_connect() {
   c.fd = c.sock.fileno();
   const int err = c.sock.connect_ex(server_);
   if (err != 0 && err != EINPROGRESS) throw SocketError("connect", server_.to_string(), err);
-  epoll_.add(c.fd, EPOLLIN | EPOLLOUT, id);  // writable = the handshake is over
+  c.watching = EPOLLIN | EPOLLOUT;  // writable = TCP's handshake is over
+  epoll_.add(c.fd, c.watching, id);
 }
 
 void LoadGen::finish_connect(Client& c, int id) {
@@ -220,7 +257,27 @@ void LoadGen::finish_connect(Client& c, int id) {
                                  server_.to_string(), errno_text(err)));
   }
   c.connected = true;
-  epoll_.modify(c.fd, EPOLLIN, id);
+  if (tls_) {  // TLS's handshake comes next: on_event steps it
+    c.tls = std::make_unique<TlsStream>(TlsStream::client(*tls_, c.sock, "", server_.to_string()));
+    c.handshaking = true;
+    return;
+  }
+  watch(c, id, EPOLLIN);
+  if (!o_.greeting) mark_joined(c);
+}
+
+// --ssl: one nonblocking step of a client's TLS handshake (SSL_connect); epoll then waits
+// for what OpenSSL asked for. A failed handshake fails the setup, as a refused connect does.
+void LoadGen::continue_handshake(Client& c, int id) {
+  std::optional<short> wait_for;
+  try {
+    wait_for = c.tls->try_handshake();
+  } catch (const SocketError& e) {  // TlsError too
+    return lost(c, id, e.what());
+  }
+  if (wait_for) return watch(c, id, *wait_for == POLLOUT ? EPOLLOUT : EPOLLIN);
+  c.handshaking = false;
+  watch(c, id, c.events());
   if (!o_.greeting) mark_joined(c);
 }
 
@@ -324,23 +381,27 @@ void LoadGen::on_event(int id, std::uint32_t events) {
   Client& c = clients_[static_cast<std::size_t>(id)];
   if (c.closed) return;
   if (!c.connected) finish_connect(c, id);
-  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c, id);
-  if (!c.closed && (events & EPOLLOUT) && c.wants_out) flush(c, id);
+  if (c.handshaking) return continue_handshake(c, id);
+  const bool tls_read_waits = c.tls && c.tls->recv_events() == POLLOUT;  // rare: see events()
+  if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || tls_read_waits) on_readable(c, id);
+  if (!c.closed && (events & EPOLLOUT) && !c.outbox.empty()) flush(c, id);
 }
 
 void LoadGen::on_readable(Client& c, int id) {
   static char buffer[64 * 1024];
   std::size_t n = 0;
   try {
-    n = c.sock.recv(buffer, sizeof buffer);
+    n = c.recv(buffer, sizeof buffer);
   } catch (const WouldBlockError&) {
-    return;  // nothing after all
+    if (c.tls) watch(c, id, c.events());  // TLS may need the socket writable first
+    return;                               // nothing after all
   } catch (const SocketError& e) {
     lost(c, id, e.what());
     return;
   }
   if (n == 0) return lost(c, id, "closed by the server");
-  const Nanos now = now_ns();  // one receive time for every line of this read
+  if (c.tls) watch(c, id, c.events());  // a read that waited for EPOLLOUT is done
+  const Nanos now = now_ns();           // one receive time for every line of this read
   mark_joined(c);
   std::string_view data(buffer, n);
   auto nl = data.find('\n');
@@ -385,23 +446,25 @@ void LoadGen::queue_send(int id, std::string_view bytes) {
   Client& c = clients_[static_cast<std::size_t>(id)];
   if (c.closed) return;
   c.outbox.append(bytes);
-  if (!c.wants_out) flush(c, id);  // nothing was waiting: try at once
+  if (!(c.watching & EPOLLOUT)) flush(c, id);  // nothing was waiting: try at once
   last_send_ = now_ns();
 }
 
 void LoadGen::flush(Client& c, int id) {
   try {
-    c.outbox.erase(0, c.sock.send(c.outbox));
+    c.outbox.erase(0, c.send(c.outbox));
   } catch (const WouldBlockError&) {
     // The send buffer is full: wait for EPOLLOUT.
   } catch (const SocketError& e) {
     return lost(c, id, e.what());
   }
-  const bool wants_out = !c.outbox.empty();
-  if (wants_out != c.wants_out) {
-    epoll_.modify(c.fd, wants_out ? EPOLLIN | EPOLLOUT : EPOLLIN, id);
-    c.wants_out = wants_out;
-  }
+  watch(c, id, c.events());
+}
+
+void LoadGen::watch(Client& c, int id, std::uint32_t events) {
+  if (events == c.watching) return;
+  epoll_.modify(c.fd, events, id);
+  c.watching = events;
 }
 
 // A client's connection ended. Before the measurement that is a failed setup (ncat dies at
@@ -433,6 +496,8 @@ void LoadGen::report() const {
                       {"senders", senders()},
                       {"lines", lines_},
                       {"rate", mode_ == "paced" ? o_.rate : 0.0},
+                      {"ssl", o_.ssl},
+                      {"join_s", ms(join_end_ - begin_) / 1e3},
                       {"setup_s", ms(setup_end_ - begin_) / 1e3},
                       {"duration_s", ms(busy) / 1e3},
                       {"expected", s.expected},
@@ -561,6 +626,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--label", o.label, "a name for the server, echoed in the summary");
   app.add_flag("--json", o.json, "the summary as one JSON object");
+  app.add_flag("--ssl", o.ssl, "TLS clients (the server's certificate is not verified)");
   try {
     app.parse(argc, argv);
     o.greeting = !no_greeting;

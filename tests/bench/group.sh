@@ -16,9 +16,14 @@
 #
 # Usage: tests/bench/group.sh [BUILD_DIR] [--quick] [--reps N] [--sizes "10 100 1000 10000"]
 #                             [--io "epoll poll select threads"] [--no-docs] [--no-floor]
-#                             [--nice N]
+#                             [--nice N] [--ssl]
 #   --quick   N = 10, 100, 1000, one repetition, epoll only; writes no docs (under a minute).
 #   --no-floor  leave out the floor and floor-uring rows.
+#   --ssl     the same over TLS (issue 13): serve-group --ssl against ncat --ssl --chat, both
+#             with one EC P-256 certificate made for the run, the load generator's clients
+#             speaking TLS; N = 100 and 1000, 5 repetitions, epoll only, no floor, no
+#             python; the table goes into the docs' "Group chat over TLS" section, with the
+#             join time (connect + handshake + greeting of all N) as a ratio too.
 #   --nice N  run the servers and the load generator under `nice -n N` (root for N < 0):
 #             on a machine busy with other work, shows what is the server's and what the
 #             scheduler's. Not used for the published table.
@@ -28,12 +33,11 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 build="build"
-reps=3
-sizes="10 100 1000 10000"
-ios="epoll poll select threads"
+unset reps sizes ios  # the defaults depend on --ssl: set after the options
 docs=1
 floor=1
 nice=0
+ssl=0
 opts=""  # the options, for the reproducing command written into the docs
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -44,6 +48,7 @@ while [ $# -gt 0 ]; do
     --no-docs) docs=0 ;;
     --no-floor) floor=0 ;;
     --nice) nice="$2"; opts="$opts $1"; shift ;;
+    --ssl) ssl=1; floor=0 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     -*) echo "group.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) build="$1"; shift; continue ;;
@@ -51,24 +56,18 @@ while [ $# -gt 0 ]; do
   opts="$opts $1"
   shift
 done
+if [ "$ssl" = 1 ]; then
+  : "${reps=5}" "${sizes=100 1000}" "${ios=epoll}"
+else
+  : "${reps=3}" "${sizes=10 100 1000 10000}" "${ios=epoll poll select threads}"
+fi
 build="$(cd "$build" && pwd)"
 sockchat="$build/sockchat"
 loadgen="$build/tests/bench/chat_loadgen"
 
 # --- what we need ------------------------------------------------------------------
-install_missing() {
-  local missing=""
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-      missing="$missing $p"
-  done
-  [ -z "$missing" ] && return 0
-  echo "Installing missing Debian packages:$missing"
-  local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
-  $sudo apt-get update -qq &&
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
-}
-install_missing ncat python3 gnuplot-nox iproute2 liburing-dev
+. "$here/lib.sh"  # install_missing, free_port, wait_listening, stop_server
+install_missing ncat python3 gnuplot-nox iproute2 liburing-dev openssl
 # (reconfigure: a build directory made before liburing-dev was installed has not looked)
 cmake "$build" >/dev/null
 cmake --build "$build" --target chat_loadgen fanout_floor -j 2 >/dev/null
@@ -88,15 +87,6 @@ fi
 
 work="$(mktemp -d /tmp/sockchat-group.XXXXXX)"
 results="$work/results.jsonl"
-server_pid=""
-stop_server() {
-  [ -n "$server_pid" ] || return 0
-  kill "$server_pid" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$server_pid" 2>/dev/null || true
-  { wait "$server_pid"; } 2>/dev/null || true  # quietly, even if it died of a signal
-  server_pid=""
-}
 cleanup() { stop_server; exec 3>&- 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -106,25 +96,23 @@ trap 'exit 130' INT TERM
 mkfifo "$work/console"
 exec 3<>"$work/console"
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# Waits until something LISTENs on the port (ss, not a connection: a test connection
-# would be a chat client, and the tutorial's server spins forever on a closed one).
-wait_listening() {
-  for _ in $(seq 100); do
-    kill -0 "$server_pid" 2>/dev/null || return 1
-    ss -Hltn "sport = :$1" | grep -q LISTEN && return 0
-    sleep 0.05
-  done
-  return 1
-}
+# --ssl: one certificate for both servers, so that each does the same handshake (ncat's own
+# ephemeral one would be RSA-2048, sockchat's P-256: a difference of defaults, not of
+# servers). The load generator verifies nothing (chat_loadgen --ssl).
+tls_server=()
+tls_client=()
+if [ "$ssl" = 1 ]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+  tls_server=(--ssl --ssl-cert "$work/cert.pem" --ssl-key "$work/key.pem")
+  tls_client=(--ssl)
+fi
 
 start_server() {  # SERVER PORT: sets server_pid
   case "$1" in
-    sockchat-*) exec nice -n "$nice" "$sockchat" serve-group --host 127.0.0.1 --port "$2" --io "${1#sockchat-}" ;;
-    ncat) exec nice -n "$nice" ncat --chat --max-conns 20000 -l 127.0.0.1 "$2" ;;
+    sockchat-*) exec nice -n "$nice" "$sockchat" serve-group --host 127.0.0.1 --port "$2" --io "${1#sockchat-}" "${tls_server[@]}" ;;
+    ncat) exec nice -n "$nice" ncat --chat --max-conns 20000 "${tls_server[@]}" -l 127.0.0.1 "$2" ;;
     python) exec nice -n "$nice" python3 "$root/tests/e2e/seed/group_server.py" 127.0.0.1 "$2" ;;
     floor) exec nice -n "$nice" "$build/tests/bench/fanout_floor" "$2" ;;
     floor-uring) exec nice -n "$nice" "$build/tests/bench/fanout_floor" "$2" --uring ;;
@@ -167,11 +155,13 @@ run_one() {  # SERVER N REP
   start_server "$server" "$port"
   local out="$work/run.out" err="$work/run.err" status=0
   if wait_listening "$port"; then
-    timeout $((90 + n / 30)) nice -n "$nice" "$loadgen" 127.0.0.1 "$port" -n "$n" --mode "$mode" \
-      -s "$paced_s" -m 20 -r 10 --burst-senders "$burst_s" --burst-lines "$burst_m" \
-      --window "$(window "$server")" --deadline $((60 + n / 40)) --quiet $((3 + n / 1000)) \
+    # (--ssl: ncat's TLS join of 1,000 clients alone takes ~40 s here)
+    local deadline=$((60 + n / 40 + ssl * n / 10))
+    timeout $((90 + n / 30 + ssl * n / 10)) nice -n "$nice" "$loadgen" 127.0.0.1 "$port" -n "$n" \
+      --mode "$mode" -s "$paced_s" -m 20 -r 10 --burst-senders "$burst_s" --burst-lines "$burst_m" \
+      --window "$(window "$server")" --deadline "$deadline" --quiet $((3 + n / 1000)) \
       --server-pid "$server_pid" --label "$server" --json \
-      "${greeting[@]}" >"$out" 2>"$err" || status=$?
+      "${greeting[@]}" "${tls_client[@]}" >"$out" 2>"$err" || status=$?
     # A server that died says why on its stderr (ncat: "Attempt to FD_SET fd 1024...").
     if [ "$status" != 0 ] && ! kill -0 "$server_pid" 2>/dev/null && [ -s "$work/server.err" ]; then
       echo "$(tail -n 1 "$err") — server died: $(tail -n 1 "$work/server.err")" >>"$err"
@@ -193,12 +183,13 @@ servers_for() {
     echo "sockchat-$io"
   done
   echo ncat
-  [ "$n" -le 10 ] && echo python
+  [ "$n" -le 10 ] && [ "$ssl" = 0 ] && echo python
   [ "$floor" = 1 ] && printf 'floor\nfloor-uring\n'
   return 0
 }
 
-echo "group chat benchmark: sizes [$sizes], reps $reps, io [$ios]; $(nproc) cores, $(date -u +%FT%TZ)"
+echo "group chat benchmark$([ "$ssl" = 1 ] && echo " over TLS"): sizes [$sizes], reps $reps, io [$ios];" \
+  "$(nproc) cores, $(date -u +%FT%TZ)"
 started=$(date +%s)
 for n in $sizes; do
   # N=10000 runs once: its setup alone is ~50 million join notices (about a minute).
@@ -213,9 +204,20 @@ for n in $sizes; do
     done
   done
 done
-echo "took $(( $(date +%s) - started )) s; the raw results: $build/group-results.jsonl"
-cp "$results" "$build/group-results.jsonl"
+saved="$build/group-results.jsonl"
+[ "$ssl" = 1 ] && saved="$build/group-tls-results.jsonl"
+echo "took $(( $(date +%s) - started )) s; the raw results: $saved"
+cp "$results" "$saved"
 
+if [ "$ssl" = 1 ]; then
+  python3 "$here/group_table.py" table --tls <"$results"
+  if [ "$docs" = 1 ]; then
+    python3 "$here/group_table.py" table --tls --docs "$root/docs/benchmarks.md" \
+      --command "tests/bench/group.sh BUILD_DIR$opts" <"$results"
+    echo "wrote docs/benchmarks.md (Group chat over TLS)"
+  fi
+  exit 0
+fi
 python3 "$here/group_table.py" table --data "$work/chart.dat" <"$results"
 if [ "$docs" = 1 ]; then
   gnuplot -e "datafile='$work/chart.dat'; outfile='$root/docs/bench-group.png'" "$here/group_chart.gp"

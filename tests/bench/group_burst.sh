@@ -23,26 +23,10 @@ done
 build="$(cd "$build" && pwd)"
 sockchat="$build/sockchat"
 loadgen="$build/tests/bench/chat_loadgen"
+. "$here/lib.sh"  # free_port, wait_listening, stop_server
 work="$(mktemp -d)"
-server_pid=""
-stop_server() {
-  [ -n "$server_pid" ] || return 0
-  kill "$server_pid" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$server_pid" 2>/dev/null || true
-  { wait "$server_pid"; } 2>/dev/null || true
-  server_pid=""
-}
 trap 'stop_server; rm -rf "$work"' EXIT
 exec 3< <(sleep 100000)  # a stdin that stays open and silent: the console never ends
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_listening() {
-  for _ in $(seq 100); do
-    ss -Hltn "sport = :$1" | grep -q LISTEN && return 0
-    sleep 0.05
-  done
-  return 1
-}
 start_server() {  # SERVER PORT
   case "$1" in
     sockchat) exec "$sockchat" serve-group --host 127.0.0.1 --port "$2" --io epoll ;;

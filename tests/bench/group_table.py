@@ -7,14 +7,20 @@
   table [--data F] [--docs MD --command CMD] < results.jsonl
                                         medians over the repetitions, ratios vs ncat,
                                         the goals; the chart's data; the docs section
+  table --tls [--docs MD --command CMD] < results.jsonl
+                                        the same for group.sh --ssl: join time as a ratio
+                                        too, issue 13's goals, the docs' TLS section
 """
 import json
 import statistics
 import sys
 
 MODES = ("paced", "burst")
-MARK_BEGIN = "<!-- group.sh: begin (generated, do not edit by hand) -->"
-MARK_END = "<!-- group.sh: end -->"
+# The docs section each table goes into: (begin marker, end marker, heading).
+PLAIN = ("<!-- group.sh: begin (generated, do not edit by hand) -->", "<!-- group.sh: end -->",
+         "## Group chat (")
+TLS = ("<!-- group.sh --ssl: begin (generated, do not edit by hand) -->",
+       "<!-- group.sh --ssl: end -->", "## Group chat over TLS")
 
 
 def record(server, n, rep, status, out_path, err_path):
@@ -74,6 +80,7 @@ class Cell:
 
         self.dps, self.p50, self.p99 = med("deliveries_per_s"), med("p50_ms"), med("p99_ms")
         self.cpu, self.rss, self.join = med("cpu_us_per_delivery"), med("rss_mib"), med("setup_s")
+        self.join_only = med("join_s")  # connect (+ TLS handshake) until greeted, all N
         self.softirq = med("ksoftirqd_us_per_delivery") or 0.0  # the kernel's softirq threads
         self.missing = max((r["missing"] for r in ok), default=0)
         self.dups = max((r["duplicates"] for r in ok), default=0)
@@ -108,16 +115,18 @@ def order(server):
     return (0 if server.startswith("sockchat") else 1 if server == "ncat" else 2, server)
 
 
-def markdown(table):
+def markdown(table, tls=False):
+    """tls: the join column is the join alone (join_s), with its ratio to ncat's."""
     servers = sorted({k[0] for k in table}, key=order)
     sizes = sorted({k[1] for k in table})
     out = []
+    join_head, join_rule = (" join s | ×ncat |", "---:|---:|") if tls else (" join s |", "---:|")
     for mode in MODES:
         out += [f"**{mode}** — " + ("each sender 10 lines/s, one line per write" if mode == "paced"
                                     else "each sender writes all its lines at once"), "",
                 "| N | server | S×M | deliveries/s | ×ncat | p50 ms | p99 ms | ×ncat "
-                "| server CPU µs/delivery | ×ncat | server RSS MiB | delivered | join s |",
-                "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+                "| server CPU µs/delivery | ×ncat | server RSS MiB | delivered |" + join_head,
+                "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|" + join_rule]
         for n in sizes:
             anchor = table.get(("ncat", n, mode))
             base = anchor if anchor and not anchor.failed else None
@@ -127,32 +136,51 @@ def markdown(table):
                     continue
                 shape = f"{c.runs[0].get('senders', '?')}×{c.runs[0].get('lines', '?')}"
                 if c.failed:
-                    out.append(f"| {n:,} | {server} | | fails | | | | | | | | {c.error} | |")
+                    out.append(f"| {n:,} | {server} | | fails | | | | | | | | {c.error} |"
+                               + (" | |" if tls else " |"))
                     continue
+                join = (f" {c.join_only:.2f} | {ratio(c.join_only, base and base.join_only)} |"
+                        if tls else f" {c.join:.1f} |")
                 out.append(
                     f"| {n:,} | {server} | {shape} | {si(c.dps)} | {ratio(c.dps, base and base.dps)} "
                     f"| {c.p50:.2f} | {c.p99:.2f} | {ratio(c.p99, base and base.p99)} "
                     f"| {c.cpu:.2f} | {ratio(c.cpu, base and base.cpu)} | {c.rss:.1f} "
-                    f"| {c.completeness()} | {c.join:.1f} |")
+                    f"| {c.completeness()} |" + join)
         out.append("")
     return out
 
 
-def goals(table):
-    """The serve-group targets, checked against the default backend (epoll)."""
-    def get(n, mode, server="sockchat-epoll"):
-        c = table.get((server, n, mode))
+class Checks:
+    """The goal lists' tools: a usable cell, and one MET/MISSED line per goal into out."""
+
+    def __init__(self, table):
+        self.table, self.out = table, []
+
+    @classmethod
+    def over(cls, table):
+        checks = cls(table)
+        return checks.get, checks.verdict, checks.at_most, checks.out
+
+    def get(self, n, mode, server="sockchat-epoll"):
+        c = self.table.get((server, n, mode))
         return c if c and not c.failed else None
 
-    out = []
+    def verdict(self, name, ok, detail):
+        self.out.append(f"- {'MET' if ok else 'MISSED'}: {name} — {detail}")
 
-    def verdict(name, ok, detail):
-        out.append(f"- {'MET' if ok else 'MISSED'}: {name} — {detail}")
+    def at_most(self, name, mine, ncat, factor, unit):
+        """A goal of the form "sockchat's value ≤ factor × ncat's"."""
+        self.verdict(name, mine <= ncat * factor,
+                     f"{mine:.2f} {unit} vs ncat {ncat:.2f} {unit} (×{mine / ncat:.3f})")
+
+
+def goals(table):
+    """The serve-group targets, checked against the default backend (epoll)."""
+    get, verdict, at_most, out = Checks.over(table)
 
     s, a = get(100, "paced"), get(100, "paced", "ncat")
     if s and a:
-        verdict("paced N=100, p99 ≤ 1/10 of ncat's", s.p99 <= a.p99 / 10,
-                f"{s.p99:.2f} ms vs ncat {a.p99:.2f} ms (×{s.p99 / a.p99:.3f})")
+        at_most("paced N=100, p99 ≤ 1/10 of ncat's", s.p99, a.p99, 0.1, "ms")
     s, a = get(1000, "paced"), get(1000, "paced", "ncat")
     if s and a:
         verdict("paced N=1000, CPU/delivery ≤ half of ncat's", s.cpu <= a.cpu / 2,
@@ -186,6 +214,24 @@ def goals(table):
     return out
 
 
+def goals_tls(table):
+    """Issue 13's serve-group --ssl targets, against ncat --ssl --chat."""
+    get, verdict, at_most, out = Checks.over(table)
+
+    s, a = get(1000, "paced"), get(1000, "paced", "ncat")
+    if s and a:
+        at_most("N=1000 join time ≤ 0.5× ncat's", s.join_only, a.join_only, 0.5, "s")
+    s, a = get(100, "paced"), get(100, "paced", "ncat")
+    if s and a:
+        at_most("paced N=100, p99 ≤ 0.2× ncat's", s.p99, a.p99, 0.2, "ms")
+    mine = [(k, c) for k, c in table.items() if k[0] == "sockchat-epoll"]
+    if mine:
+        incomplete = [f"N={k[1]} {k[2]}: {c.completeness()}" for k, c in sorted(mine) if not c.complete]
+        verdict("every line delivered (sockchat, every N and mode)", not incomplete,
+                "; ".join(incomplete) or "all, in every repetition")
+    return out
+
+
 def chart_data(table, path):
     """One block per server for gnuplot: N, burst deliveries/s, paced p99 ms (NaN: fails).
     The floor is a yardstick for CPU, not a chat server: it stays in the table only."""
@@ -201,19 +247,19 @@ def chart_data(table, path):
             f.write("\n\n")
 
 
-def write_docs(path, text):
+def write_docs(path, text, section=PLAIN):
+    begin, end, heading = section
     with open(path) as f:
         doc = f.read()
-    if MARK_BEGIN in doc:
-        head, rest = doc.split(MARK_BEGIN, 1)
-        tail = rest.split(MARK_END, 1)[1]
+    if begin in doc:
+        head, rest = doc.split(begin, 1)
+        tail = rest.split(end, 1)[1]
     else:  # first time: right under the section's heading
-        heading = "## Group chat"
         at = doc.index(heading)
         at = doc.index("\n", at) + 1
         head, tail = doc[:at] + "\n", "\n" + doc[at:]
     with open(path, "w") as f:
-        f.write(head + MARK_BEGIN + "\n" + text + MARK_END + tail)
+        f.write(head + begin + "\n" + text + end + tail)
 
 
 def cores():
@@ -223,7 +269,9 @@ def cores():
 
 def table_command(args, runs):
     table = cells(runs)
-    lines = markdown(table) + ["Goals (sockchat-epoll):", ""] + goals(table) + [""]
+    tls = "--tls" in args
+    lines = (markdown(table, tls) + ["Goals (sockchat-epoll):", ""]
+             + (goals_tls(table) if tls else goals(table)) + [""])
     if "--docs" not in args:
         print("\n".join(lines))
     if "--data" in args:
@@ -233,7 +281,7 @@ def table_command(args, runs):
         loads = [r["loadavg"] for r in runs if "loadavg" in r]
         load = f" Load average during the run: {min(loads):.1f}–{max(loads):.1f} on {cores()} cores." if loads else ""
         text = "\n".join([f"Reproduce: `{command}` (medians of the repetitions).{load}", ""] + lines)
-        write_docs(args[args.index("--docs") + 1], text + "\n")
+        write_docs(args[args.index("--docs") + 1], text + "\n", TLS if tls else PLAIN)
 
 
 def main(argv):

@@ -603,6 +603,100 @@ class Modes(unittest.TestCase):
             self.assertEqual(server.finish()[0], 0)
 
 
+def syn_sent_to(port):
+    """True while some socket here waits for the answer to its SYN to `port` (SYN_SENT)."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if int(fields[2].split(":")[1], 16) == port and fields[3] == "02":
+                return True
+    return False
+
+
+def blocked_writing_a_pipe(pid):
+    """True while process `pid` sleeps in write(2) on a full pipe (the kernel's wchan)."""
+    with open("/proc/%d/wchan" % pid) as f:
+        return "pipe_write" in f.read()
+
+
+class Signals(unittest.TestCase):
+    """Ctrl-C (SIGINT) and SIGTERM, core/signals.hpp's rules: before the connection
+    exists a signal exits at once; then the first ends the conversation cleanly, a second
+    exits at once; always with status 0."""
+
+    def test_a_signal_while_connect_waits_exits_0_at_once(self):
+        # A listener whose queue is full drops our SYN: connect() waits (and would for
+        # minutes, retrying the SYN). Nothing to clean up yet: the signal just exits.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with socket.socket() as listener:
+                listener.bind(("127.0.0.1", 0))
+                listener.listen(0)
+                port = listener.getsockname()[1]
+                fillers = [socket.create_connection(("127.0.0.1", port), timeout=WAIT)]
+                try:
+                    client = connect("127.0.0.1", str(port))
+                    self.assertTrue(harness.eventually(lambda: syn_sent_to(port)),
+                                    "connect() never waited for an answer")
+                    client.proc.send_signal(sig)
+                    status, out, err = client.finish()
+                finally:
+                    for s in fillers:
+                        s.close()
+            self.assertEqual((status, out, err), (0, b"", b""))
+
+    def test_a_signal_ends_the_servers_chat_and_the_client_sees_the_end(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            server, port = serve()
+            client = connect("127.0.0.1", str(port))
+            client.send(b"before the signal\n")
+            server.wait_for(rb"before the signal\n", "out")
+            server.proc.send_signal(sig)
+            status, _, err = server.finish()
+            self.assertEqual(status, 0)
+            self.assertRegex(err, rb"connection with 127\.0\.0\.1:\d+ closed "
+                                  rb"\(0 bytes sent, 18 received\)\n$")
+            client.close_stdin()  # the server's FIN came; ours now, and the client is done
+            self.assertEqual(client.finish()[0], 0)
+
+    def test_a_second_signal_exits_at_once_while_the_first_waits(self):
+        # The server is stuck in write(2) to a stdout nobody reads: the first SIGTERM asks
+        # it to stop, which it cannot do before the write returns; the second exits.
+        server, port = serve(stdin=subprocess.DEVNULL, hold_stdout=True)
+        pid = server.proc.pid
+        # Stuck for good only once the test's reader took its one piece of stdout: until
+        # then, that read could still make room and let the write finish.
+        stuck = lambda: len(server.out) > 0 and blocked_writing_a_pipe(pid)
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+            s.setblocking(False)
+            block = b"x" * 65536
+            sent = 0
+            # Enough to fill stdout's pipe (widened to 1 MiB) and the socket's buffers.
+            while not stuck() and sent < 64 * 2**20:
+                try:
+                    sent += s.send(block)
+                except BlockingIOError:
+                    harness.eventually(stuck, 0.1)
+            self.assertTrue(stuck(), "the server never blocked in write() (%d bytes sent)" % sent)
+            server.proc.send_signal(signal.SIGTERM)
+            delivered = lambda: not harness.signal_pending(pid, signal.SIGTERM)
+            self.assertTrue(harness.eventually(delivered))
+            self.assertTrue(harness.eventually(stuck))  # back in write(): it cannot stop yet
+            server.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(server.proc.wait(WAIT), 0)
+        server.kill()
+
+    def test_a_signal_in_accept_removes_the_unix_socket_file(self):
+        directory = tempfile.mkdtemp(prefix="sockchat-unix-")
+        self.addCleanup(shutil.rmtree, directory)
+        path = os.path.join(directory, "chat.sock")
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            server = serve_unix(path)
+            self.assertTrue(os.path.exists(path))
+            server.proc.send_signal(sig)
+            self.assertEqual(server.finish()[0], 0)
+            self.assertFalse(os.path.exists(path))
+
+
 class Interop(unittest.TestCase):
     """nc (netcat-openbsd) and ncat as the other end."""
 

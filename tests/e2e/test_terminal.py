@@ -58,11 +58,11 @@ class Screen(unittest.TestCase):
         self.assertEqual(r.returncode, 0, "tmux %s: %r" % (args[0], r.stderr))
         return r.stdout.decode("utf-8", "replace")
 
-    def start(self, *args):
-        """Runs sockchat ARGS in a new WIDTHxHEIGHT tmux window."""
+    def start(self, *args, then=""):
+        """Runs sockchat ARGS in a new WIDTHxHEIGHT tmux window, then the shell code `then`."""
         # The shell tmux runs the command with prints the exit status when it ends (tmux's
         # own pane_dead_status is not always there yet when the pane is seen dead).
-        command = shlex.join([SOCKCHAT] + list(args)) + '; echo "sockchat exited with $?"'
+        command = shlex.join([SOCKCHAT] + list(args)) + '; echo "sockchat exited with $?"' + then
         self.tmux("new-session", "-d", "-x", str(WIDTH), "-y", str(HEIGHT), command)
         self.addCleanup(self.kill_tmux)
 
@@ -104,12 +104,12 @@ class Screen(unittest.TestCase):
         shown = self.wait_screen(lambda rows: any(EXITED.match(r) for r in rows))
         return int(next(EXITED.match(r) for r in shown if EXITED.match(r)).group(1))
 
-    def connect_in_tmux(self):
+    def connect_in_tmux(self, then=""):
         """A listener here, `sockchat connect` to it in tmux; returns (conn, first row)."""
         listener = socket.create_server(("127.0.0.1", 0))
         self.addCleanup(listener.close)
         listener.settimeout(WAIT)
-        self.start("connect", "127.0.0.1", str(listener.getsockname()[1]))
+        self.start("connect", "127.0.0.1", str(listener.getsockname()[1]), then=then)
         conn, _ = listener.accept()
         self.addCleanup(conn.close)
         conn.settimeout(WAIT)
@@ -180,6 +180,23 @@ class Screen(unittest.TestCase):
         self.wait_screen([banner, "<李> 你好", "> a" + "中" * 18, "中" * 6])
         self.key("Enter")
         self.assertEqual(self.recv_line(conn), ("a" + "中" * 24 + "\n").encode())
+
+    def test_ctrl_c_ends_the_chat_and_gives_the_terminal_back(self):
+        # After sockchat, stty says whether canonical mode and echo are on again.
+        modes = '; stty -a | tr " ;" "\\n\\n" | grep -Ex -- "-?(icanon|echo)"'
+        conn, banner = self.connect_in_tmux(then=modes)
+        self.type("half-typed")
+        self.wait_screen([banner, "> half-typed"])
+        self.key("C-c")  # the terminal's SIGINT: the chat ends, the typed line with it
+        closed = "connection to %s closed (0 bytes sent, 0 received)" % banner.split()[-1]
+        expected = [row.rstrip() for row in rows(closed, WIDTH)]
+        expected += ["sockchat exited with 0", "icanon", "echo"]
+        # (tmux's "Pane is dead" below may scroll the banner off the top)
+        shown = self.wait_screen(lambda rows: "echo" in rows or "-echo" in rows)
+        end = shown.index("echo" if "echo" in shown else "-echo") + 1
+        self.assertEqual(shown[end - len(expected):end], expected)
+        self.assertFalse([row for row in shown if "half-typed" in row], "\n".join(shown))
+        self.assertEqual(conn.recv(100), b"")  # the peer sees our end of stream
 
     def test_serve_1to1_redraws_a_wrapped_line_too(self):
         self.start("serve-1to1", "--host", "127.0.0.1", "--port", "0")
