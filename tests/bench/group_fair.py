@@ -40,6 +40,8 @@ import sys
 import threading
 import time
 
+from bulk_util import listening  # is something LISTENing on the port (/proc/net/tcp)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 MARK_BEGIN = "<!-- group_fair.sh: begin -->"
 MARK_END = "<!-- group_fair.sh: end -->"
@@ -57,16 +59,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def listening(port):
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table) as f:
-            for line in f.readlines()[1:]:
-                fields = line.split()
-                if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A":
-                    return True
-    return False
 
 
 class Server:
