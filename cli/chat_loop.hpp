@@ -3,12 +3,13 @@
 //
 // The tutorial's chat takes turns (recv, then input, then send...), so a person who has
 // not answered blocks the other one. Here poll(2) waits for whichever side is ready first.
-// Two faces, chosen by isatty(3):
-//   - on a terminal, a chat: incoming lines appear while you type, your half-typed line is
-//     kept intact, control characters from the peer are made visible;
-//   - otherwise, like nc: bytes go through unchanged, and at stdin's end the socket is
-//     half-closed with shutdown(SHUT_WR) so the peer sees end-of-file.
-// Read: poll(2), shutdown(2), termios(3).
+// Two faces, chosen by isatty(3), on the one loop:
+//   - on a terminal, a chat (terminal_chat.hpp): incoming lines appear while you type,
+//     your half-typed line is kept intact, control characters from the peer are made
+//     visible;
+//   - otherwise, like nc (byte_pump.hpp): bytes go through unchanged.
+// Either way, at stdin's end the socket is half-closed with shutdown(SHUT_WR) so the peer
+// sees end-of-file. Read: poll(2), shutdown(2).
 #pragma once
 
 #include <string>
@@ -59,9 +60,9 @@ struct ChatResult {
 };
 
 // Runs the conversation on `stream` (a socket, or TLS over one) until it is over: the peer
-// closed and (unless on a terminal) our side finished too, or a stop signal came (armed
-// `stop`, core/signals.hpp). Throws SocketError on a reset, TimeoutError when nothing moved
-// for --timeout seconds.
+// closed and (unless on a terminal) our side finished too, or a stop signal came: it arms
+// `stop` (core/signals.hpp), so that until then a signal simply exits. Throws SocketError on
+// a reset, TimeoutError when nothing moved for --timeout seconds.
 ChatResult chat(ByteStream& stream, const Address& peer, const ChatOptions& options,
                 StopSignals& stop);
 

@@ -101,12 +101,13 @@ ChatResult chat_over_tls(const TlsContext& context, Socket& sock, const Address&
 }  // namespace
 
 int run_connect(const ConnectOptions& o) {
-  StopSignals stop(false);  // Ctrl-C while connecting simply exits: nothing to undo yet
+  // Ctrl-C while connecting (and during a TLS handshake) simply exits: nothing to undo yet.
+  // chat() arms it.
+  StopSignals stop(false);
   const std::vector<Address> addresses = targets(o);
   const std::optional<TlsContext> tls = client_tls(o.tls);  // a bad --ssl-trustfile: exit 2
   const Timeout mode = o.mode.to_timeout();
   auto [sock, peer] = connect_any(addresses, mode);
-  stop.arm();
   notice({{"event", "connected"}, {"peer", peer.to_string()}},
          fmt::format("connected to {}", peer.to_string()));
   const ChatOptions chat_options{*parse_framing(o.framing), o.nick, mode};

@@ -44,7 +44,8 @@ struct Client {
 
 class GroupServer : public ConsoleHooks {
  public:
-  GroupServer(const GroupOptions& options, Socket listener, StopSignals& signals);
+  GroupServer(const GroupOptions& options, Socket listener, StopSignals& signals,
+              ConsoleOutput* console);
   int run();
 
   // The engine's hooks: noted now, acted on once the engine call returns (settle()).
@@ -76,6 +77,7 @@ class GroupServer : public ConsoleHooks {
   EventLoop loop_;
   Socket listener_;
   StopSignals& signals_;
+  ConsoleOutput* console_out_;  // null under --trace
   int listener_fd_ = -1;
   bool listener_paused_ = false;
   std::size_t closing_count_ = 0;      // clients sending their last lines (timed by the tick)
@@ -96,15 +98,18 @@ class GroupServer : public ConsoleHooks {
   std::array<char, 64 * 1024> buffer_;  // one receive buffer for every client
 };
 
-GroupServer::GroupServer(const GroupOptions& options, Socket listener, StopSignals& signals)
+GroupServer::GroupServer(const GroupOptions& options, Socket listener, StopSignals& signals,
+                         ConsoleOutput* console)
     : options_(options),
       framing_(options.framing_kind()),
       access_(options.access()),
       engine_(options.engine(), *this),
       loop_(make_poller(options.io)),
       listener_(std::move(listener)),
-      signals_(signals) {
+      signals_(signals),
+      console_out_(console) {
   listener_fd_ = listener_.fileno();
+  if (console_out_ != nullptr) console_out_->batch();
 }
 
 int GroupServer::run() {
@@ -119,6 +124,7 @@ int GroupServer::run() {
   }
   loop_.after_each_round([this] { after_round(); });
   loop_.every(tick_interval, [this] { on_tick(); });
+  if (console_out_ != nullptr) console_out_->flush();  // what was said before the loop
   loop_.run();
   remove_unix_path(options_);
   EngineTotals totals = engine_.totals();
@@ -317,6 +323,7 @@ void GroupServer::after_round() {
   // those, there is nothing to wake up for.
   loop_.set_ticking(options_.idle_timeout > 0 || closing_count_ > 0 || listener_paused_ ||
                     handshaking_count_ > 0);
+  if (console_out_ != nullptr) console_out_->flush();  // this round's console lines
 }
 
 // ---------------------------------------------------------------------------------------
@@ -407,8 +414,9 @@ void GroupServer::shut_down() {
 
 }  // namespace
 
-int run_group_event_loop(const GroupOptions& options, Socket listener, StopSignals& signals) {
-  GroupServer server(options, std::move(listener), signals);
+int run_group_event_loop(const GroupOptions& options, Socket listener, StopSignals& signals,
+                         ConsoleOutput* console) {
+  GroupServer server(options, std::move(listener), signals, console);
   return server.run();
 }
 

@@ -10,6 +10,7 @@ only test_*.py, and unittest finds no TestCase here). Standard library only.
     Client      a line-oriented TCP or unix-socket chat client with a read deadline
     run         sockchat once, to its end (usage errors, probe, udp-send)
     eventually  polls a condition until it holds or a deadline passes
+    signal_pending  whether a signal sent to a process waits to be delivered (/proc)
     free_port, listening_on, has_ipv6_loopback, recv_until_eof: small socket helpers
     kill_leftovers  ends every Proc a failed test left running (call it in tearDownModule)
 
@@ -353,6 +354,15 @@ def eventually(predicate, timeout=WAIT, every=0.02):
         if value or time.monotonic() > end:
             return value
         time.sleep(every)  # polling a condition, with a deadline
+
+
+def signal_pending(pid, sig):
+    """True while `sig` sent to `pid` waits to be delivered (two signals of one kind sent
+    before the first is delivered merge into one)."""
+    with open("/proc/%d/status" % pid) as f:
+        fields = dict(line.split(":", 1) for line in f if ":" in line)
+    mask = int(fields["SigPnd"], 16) | int(fields["ShdPnd"], 16)
+    return bool(mask & (1 << (sig - 1)))
 
 
 def free_port():

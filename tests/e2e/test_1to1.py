@@ -619,15 +619,6 @@ def blocked_writing_a_pipe(pid):
         return "pipe_write" in f.read()
 
 
-def signal_pending(pid, sig):
-    """True while `sig` sent to `pid` waits to be delivered (two signals of one kind sent
-    before the first is delivered merge into one)."""
-    with open("/proc/%d/status" % pid) as f:
-        fields = dict(line.split(":", 1) for line in f if ":" in line)
-    mask = int(fields["SigPnd"], 16) | int(fields["ShdPnd"], 16)
-    return bool(mask & (1 << (sig - 1)))
-
-
 class Signals(unittest.TestCase):
     """Ctrl-C (SIGINT) and SIGTERM, core/signals.hpp's rules: before the connection
     exists a signal exits at once; then the first ends the conversation cleanly, a second
@@ -671,23 +662,25 @@ class Signals(unittest.TestCase):
         # The server is stuck in write(2) to a stdout nobody reads: the first SIGTERM asks
         # it to stop, which it cannot do before the write returns; the second exits.
         server, port = serve(stdin=subprocess.DEVNULL, hold_stdout=True)
+        pid = server.proc.pid
+        # Stuck for good only once the test's reader took its one piece of stdout: until
+        # then, that read could still make room and let the write finish.
+        stuck = lambda: len(server.out) > 0 and blocked_writing_a_pipe(pid)
         with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
             s.setblocking(False)
             block = b"x" * 65536
             sent = 0
             # Enough to fill stdout's pipe (widened to 1 MiB) and the socket's buffers.
-            while not blocked_writing_a_pipe(server.proc.pid) and sent < 64 * 2**20:
+            while not stuck() and sent < 64 * 2**20:
                 try:
                     sent += s.send(block)
                 except BlockingIOError:
-                    harness.eventually(lambda: blocked_writing_a_pipe(server.proc.pid), 0.1)
-            self.assertTrue(blocked_writing_a_pipe(server.proc.pid),
-                            "the server never blocked in write() (%d bytes sent)" % sent)
+                    harness.eventually(stuck, 0.1)
+            self.assertTrue(stuck(), "the server never blocked in write() (%d bytes sent)" % sent)
             server.proc.send_signal(signal.SIGTERM)
-            self.assertTrue(harness.eventually(
-                lambda: not signal_pending(server.proc.pid, signal.SIGTERM)))
-            self.assertTrue(harness.eventually(  # back in write(): it cannot stop yet
-                lambda: blocked_writing_a_pipe(server.proc.pid)))
+            delivered = lambda: not harness.signal_pending(pid, signal.SIGTERM)
+            self.assertTrue(harness.eventually(delivered))
+            self.assertTrue(harness.eventually(stuck))  # back in write(): it cannot stop yet
             server.proc.send_signal(signal.SIGTERM)
             self.assertEqual(server.proc.wait(WAIT), 0)
         server.kill()

@@ -543,6 +543,35 @@ class BadPeers(unittest.TestCase):
         server.close_stdin()
         self.assertEqual(server.finish()[0], 0)
 
+    def test_a_signal_during_connects_handshake_exits_0_at_once(self):
+        # Still connecting: nothing to undo, so the signal exits at once, not after the bound.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with socket.create_server(("127.0.0.1", 0)) as listener:
+                port = listener.getsockname()[1]
+                client = connect("127.0.0.1", str(port), "--ssl", "--ssl-handshake-timeout", "60",
+                                 stdin=subprocess.DEVNULL)
+                conn, _ = listener.accept()
+                with conn:
+                    conn.settimeout(WAIT)
+                    self.assertEqual(conn.recv(1), b"\x16")  # its ClientHello: it waits for ours
+                    client.proc.send_signal(sig)
+                    status, out, err = client.finish()
+            self.assertEqual((status, out), (0, b""))
+            self.assertRegex(err, rb"^connected to 127\.0\.0\.1:\d+\n$")
+
+    def test_a_second_signal_during_a_servers_handshake_exits_0_at_once(self):
+        # The first signal asks serve-1to1 to stop once the handshake is over (within its
+        # bound); a second one does not wait for that.
+        server, port, _ = serve("--ssl-handshake-timeout", "60")
+        pid = server.proc.pid
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT):  # and silence
+            server.wait_for(rb"client 127\.0\.0\.1:\d+ connected")
+            server.proc.send_signal(signal.SIGTERM)
+            self.assertTrue(harness.eventually(
+                lambda: not harness.signal_pending(pid, signal.SIGTERM)))
+            server.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(server.finish()[0], 0)
+
     def test_bad_certificate_files_are_usage_errors(self):
         cases = [
             (["--ssl-cert", "/nonexistent.pem", "--ssl-key", CERTS.good_key],
