@@ -23,6 +23,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr auto tick_interval = std::chrono::milliseconds(100);
+constexpr std::uint64_t flush_every = 64 * 1024;         // references queued between sends, at most
 constexpr auto closing_grace = std::chrono::seconds(5);  // to send a leaving client its last lines
 
 struct Client {
@@ -88,6 +89,7 @@ class GroupServer : public ConsoleHooks {
   std::unordered_map<ClientId, std::unique_ptr<Client>> clients_;
   // Clients closed in a round stay in dead_ until it ends, so these pointers stay valid.
   std::vector<Client*> touched_;                   // outboxes to flush after this round
+  std::uint64_t flushed_at_ = 0;                   // engine_.queued() at the last flush
   std::vector<std::pair<ClientId, bool>> closes_;  // from the engine, for settle()
   std::vector<ClientId> backlog_;                  // lines left for their next turn
   std::vector<std::unique_ptr<Client>> dead_;
@@ -238,6 +240,10 @@ void GroupServer::receive(Client& c) {
     if (engine_.has_backlog(c.id)) backlog_.push_back(c.id);
   }
   settle();
+  // When a thousand members each say a line in one round, each line goes to 999 outboxes:
+  // a million references before the round's sends. Sending every so often keeps that
+  // memory small (the lines wait in the kernel's socket buffers instead).
+  if (engine_.queued() - flushed_at_ > flush_every) flush_touched();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -301,6 +307,7 @@ void GroupServer::flush_touched() {
     if (!c->closed && !c->writable_wanted) flush(*c);  // else the Writable event will do it
   }
   touched_.clear();
+  flushed_at_ = engine_.queued();
 }
 
 void GroupServer::after_round() {
