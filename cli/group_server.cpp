@@ -23,6 +23,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr auto tick_interval = std::chrono::milliseconds(100);
+constexpr std::uint64_t flush_every = 64 * 1024;         // references queued between sends, at most
 constexpr auto closing_grace = std::chrono::seconds(5);  // to send a leaving client its last lines
 
 struct Client {
@@ -40,6 +41,7 @@ struct Client {
   bool closed = false;             // closed in this round; freed after it
   bool touched = false;            // its outbox has new lines this round
   bool writable_wanted = false;
+  std::optional<std::string> refusal;  // --ssl: told this after its handshake, then closed
 };
 
 class GroupServer : public ConsoleHooks {
@@ -88,6 +90,7 @@ class GroupServer : public ConsoleHooks {
   std::unordered_map<ClientId, std::unique_ptr<Client>> clients_;
   // Clients closed in a round stay in dead_ until it ends, so these pointers stay valid.
   std::vector<Client*> touched_;                   // outboxes to flush after this round
+  std::uint64_t flushed_at_ = 0;                   // engine_.queued() at the last flush
   std::vector<std::pair<ClientId, bool>> closes_;  // from the engine, for settle()
   std::vector<ClientId> backlog_;                  // lines left for their next turn
   std::vector<std::unique_ptr<Client>> dead_;
@@ -154,25 +157,25 @@ void GroupServer::on_listener() {
 }
 
 void GroupServer::admit(Socket socket, const Address& peer) {
-  if (auto why = refusal(options_, access_, peer, engine_.members())) {
-    ++refused_;
-    return refuse(socket, peer, *why, framing_);
-  }
+  auto why = refusal(options_, access_, peer, engine_.members());
   const int fd = socket.fileno();
-  if (!loop_.accepts(fd)) {
-    ++refused_;
-    return refuse(socket, peer,
-                  fmt::format("server full (select() cannot watch descriptor {} >= FD_SETSIZE {}; "
-                              "the server should use --io epoll)",
-                              fd, FD_SETSIZE),
-                  framing_);
+  const bool watchable = loop_.accepts(fd);
+  if (!watchable) {
+    why = fmt::format(
+        "server full (select() cannot watch descriptor {} >= FD_SETSIZE {}; "
+        "the server should use --io epoll)",
+        fd, FD_SETSIZE);
   }
+  if (why) ++refused_;
+  // --ssl: a refusal waits for the handshake, so that the client can read it.
+  if (why && (!options_.tls_context || !watchable)) return refuse(socket, peer, *why, framing_);
   socket.setblocking(false);
   set_nodelay(socket);
   auto client = std::make_unique<Client>(std::move(socket), fd, next_id_++);
   Client& c = *client;
   c.heard = Clock::now();
   c.peer = peer.to_string();
+  c.refusal = std::move(why);
   clients_.emplace(c.id, std::move(client));
   loop_.add(fd, Readable, [this, &c](unsigned events) { on_client(c, events); });
   if (!options_.tls_context) return join(c);
@@ -205,6 +208,11 @@ void GroupServer::continue_handshake(Client& c) {
     return;
   }
   --handshaking_count_;
+  if (!c.refusal && (c.refusal = full(options_, engine_.members()))) ++refused_;
+  if (c.refusal) {  // refused: said now, inside TLS, and never joined
+    refuse(c.conn, c.peer, *c.refusal, framing_);
+    return close_now(c);
+  }
   loop_.modify(c.fd, Readable);
   join(c);
 }
@@ -238,6 +246,10 @@ void GroupServer::receive(Client& c) {
     if (engine_.has_backlog(c.id)) backlog_.push_back(c.id);
   }
   settle();
+  // When a thousand members each say a line in one round, each line goes to 999 outboxes:
+  // a million references before the round's sends. Sending every so often keeps that
+  // memory small (the lines wait in the kernel's socket buffers instead).
+  if (engine_.queued() - flushed_at_ > flush_every) flush_touched();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -301,6 +313,7 @@ void GroupServer::flush_touched() {
     if (!c->closed && !c->writable_wanted) flush(*c);  // else the Writable event will do it
   }
   touched_.clear();
+  flushed_at_ = engine_.queued();
 }
 
 void GroupServer::after_round() {

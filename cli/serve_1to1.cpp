@@ -116,6 +116,7 @@ bool chat_with(Socket& conn, const Address& peer, const std::optional<TlsContext
     return true;
   }
   TlsStream stream = TlsStream::server(*tls, conn, peer.to_string());
+  stream.read_ahead();  // chat() asks buffered() before it waits: bulk reads take many records
   try {
     stream.do_handshake(o.tls.handshake_bound());
   } catch (const SocketError& e) {

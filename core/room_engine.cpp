@@ -220,6 +220,7 @@ void RoomEngine::queue(ClientId id, Client& c, const LineRef& line) {
   if (c.dropped || c.too_slow) return;
   const bool was_empty = c.outbox.empty();
   c.outbox.push(line, held_);
+  ++queued_;
   if (c.outbox.pending() > options_.max_queue && !c.closing) {
     c.too_slow = true;  // dropped once this fan-out is done, never in the middle of it
     slow_.push_back(id);

@@ -79,7 +79,8 @@ class RoomEngine {
   void enforce_total();
   void forget(ClientId id);  // the server closed it: its record and outbox go
 
-  std::size_t held() const { return held_; }  // bytes of lines in outboxes, each line once
+  std::size_t held() const { return held_; }        // bytes of lines in outboxes, each line once
+  std::uint64_t queued() const { return queued_; }  // references ever put in outboxes
   std::size_t members() const { return room_.size(); }
   std::size_t connections() const { return clients_.size(); }
   const EngineTotals& totals();
@@ -114,6 +115,7 @@ class RoomEngine {
   Outcome outcome_;             // reused: its vectors keep their capacity
   std::string_view address_;    // for the console's "joined from" event
   std::size_t held_ = 0;
+  std::uint64_t queued_ = 0;
   EngineTotals totals_;
   bool stopping_ = false;
 };

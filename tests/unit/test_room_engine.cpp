@@ -244,3 +244,11 @@ TEST_CASE("a failed client leaves with its outbox freed", "[engine]") {
   CHECK(r.engine.outbox(1) == nullptr);
   CHECK(r.engine.members() == 1);
 }
+
+TEST_CASE("queued() counts each reference put in an outbox", "[engine]") {
+  Room r;
+  r.join({1, 2, 3});
+  const auto before = r.engine.queued();
+  r.engine.received(1, "hi\n");
+  CHECK(r.engine.queued() - before == 2);  // one shared line, two outboxes
+}
