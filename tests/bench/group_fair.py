@@ -519,6 +519,8 @@ def who_table(rows, servers):
                 what = "13,107 lines `/who` (plain chat to ncat)"
             verdict = ("" if flood == "none" else
                        " met" if mx is not None and mx <= WHO_TARGET_MS else " MISSED")
+            if any(r.get("flooder_dropped") for r in rs):
+                verdict += " (flooder dropped)"
             unfinished = sum(not r.get("finished") and not r.get("flooder_dropped") for r in rs
                              if flood != "none")
             handled = "-" if flood == "none" else f"{med(rs, 'flood_s'):.2f} s"
@@ -546,8 +548,8 @@ def tables(rows, servers, who_n, reps, command, nice=0):
     if any(r["scenario"] == "who" for r in rows):
         lines += [f"**64 KB in one write into a room of {who_n}** (every member reads; the "
                   "talker says a line every 50 ms, until the "
-                  "reader has the flood's end marker; latency = talker's send to reader's "
-                  "receive; p50 and max over the talker's lines of one flood, then the median "
+                  "first and the last member to join both have the flood's end marker; "
+                  "latency = talker's send to the later of their two receives; p50 and max over the talker's lines of one flood, then the median "
                   "over rounds; server CPU = its CPU time during the flood).", ""]
         lines += who_table(rows, servers) + [""]
     lines += [f"Reproduce: `{command}`"]
