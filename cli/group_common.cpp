@@ -90,31 +90,51 @@ void set_nodelay(Socket& client) {
 // ---------------------------------------------------------------------------------------
 // The console.
 
-void show(const RoomEvent& e, std::string_view address) {
+// The event as --json prints it: the text itself, as it came.
+static nlohmann::json event_json(const RoomEvent& e, std::string_view address) {
   using Kind = RoomEvent::Kind;
-  // The console is a display: control characters from the network are made visible here
-  // (never in what is relayed to clients). JSON carries the text itself.
-  const std::string text = visible(e.text);
   switch (e.kind) {
     case Kind::joined:
-      return emit({{"event", "joined"}, {"name", e.name}, {"address", address}},
-                  fmt::format("* {} joined from {}", e.name, address));
+      return {{"event", "joined"}, {"name", e.name}, {"address", address}};
     case Kind::left:
-      return emit({{"event", "left"}, {"name", e.name}, {"reason", e.text}},
-                  fmt::format("* {} left ({})", e.name, e.text));
+      return {{"event", "left"}, {"name", e.name}, {"reason", e.text}};
     case Kind::message:
-      return emit({{"event", "message"}, {"name", e.name}, {"text", e.text}},
-                  fmt::format("<{}> {}", e.name, text));
+      return {{"event", "message"}, {"name", e.name}, {"text", e.text}};
     case Kind::action:
-      return emit({{"event", "message"}, {"name", e.name}, {"text", e.text}, {"action", true}},
-                  fmt::format("* {} {}", e.name, text));
+      return {{"event", "message"}, {"name", e.name}, {"text", e.text}, {"action", true}};
     case Kind::nick:
-      return emit({{"event", "nick"}, {"name", e.name}, {"new_name", e.text}},
-                  fmt::format("* {} is now known as {}", e.name, e.text));
+      return {{"event", "nick"}, {"name", e.name}, {"new_name", e.text}};
     case Kind::dropped:
-      return emit({{"event", "dropped"}, {"name", e.name}, {"reason", e.text}},
-                  fmt::format("* {} dropped ({})", e.name, e.text));
+      return {{"event", "dropped"}, {"name", e.name}, {"reason", e.text}};
   }
+  return {};
+}
+
+// The event as the console shows it. The console is a display: control characters from
+// the network are made visible here (never in what is relayed to clients).
+static std::string console_line(const RoomEvent& e, std::string_view address) {
+  using Kind = RoomEvent::Kind;
+  switch (e.kind) {
+    case Kind::joined:
+      return fmt::format("* {} joined from {}", e.name, address);
+    case Kind::left:
+      return fmt::format("* {} left ({})", e.name, e.text);
+    case Kind::message:
+      return fmt::format("<{}> {}", e.name, visible(e.text));
+    case Kind::action:
+      return fmt::format("* {} {}", e.name, visible(e.text));
+    case Kind::nick:
+      return fmt::format("* {} is now known as {}", e.name, e.text);
+    case Kind::dropped:
+      return fmt::format("* {} dropped ({})", e.name, e.text);
+  }
+  return {};
+}
+
+// One form or the other, never both: a burst shows a million lines, each built once.
+void show(const RoomEvent& e, std::string_view address) {
+  if (global_options().json) return emit(event_json(e, address), {});
+  emit(nullptr, console_line(e, address));
 }
 
 // Where students can reach a server bound to every interface: "connect 0.0.0.0" works on
@@ -280,6 +300,7 @@ struct ConsoleOutput::State {
   std::string pending;        // lines waiting for the writer thread
   std::size_t in_flight = 0;  // bytes the thread is writing now (they count against limit)
   std::size_t limit = 0;
+  bool batched = false;         // lines wait for flush()
   std::uint64_t not_shown = 0;  // lines dropped since the last notice
   bool stopping = false;
   bool done = false;  // the thread has written everything and ended
@@ -290,8 +311,11 @@ struct ConsoleOutput::State {
       ++not_shown;  // never wait for stdout: the room goes on without this line
       return;
     }
+    // The writer sleeps only when nothing is pending or in flight: wake it then, once.
+    // Each wake is a futex call and a context switch; a burst's later lines ride along.
+    const bool idle = pending.empty() && in_flight == 0;
     pending.append(line).append(1, '\n');
-    changed.notify_one();
+    if (idle && !batched) changed.notify_one();
   }
 
   // write(2) all of it; false if stdout is gone (EPIPE...): then nothing more is written.
@@ -344,6 +368,16 @@ ConsoleOutput::ConsoleOutput(std::size_t limit, double drain_for)
   std::thread([state = state_] { state->run(); }).detach();
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   set_stdout_writer([state = state_](std::string_view line) { state->add(line); });
+}
+
+void ConsoleOutput::batch() {
+  std::lock_guard lock(state_->mutex);
+  state_->batched = true;
+}
+
+void ConsoleOutput::flush() {
+  std::lock_guard lock(state_->mutex);
+  if (!state_->pending.empty() && state_->in_flight == 0) state_->changed.notify_one();
 }
 
 ConsoleOutput::~ConsoleOutput() {

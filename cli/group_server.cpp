@@ -23,6 +23,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr auto tick_interval = std::chrono::milliseconds(100);
+constexpr std::uint64_t flush_every = 64 * 1024;         // references queued between sends, at most
 constexpr auto closing_grace = std::chrono::seconds(5);  // to send a leaving client its last lines
 
 struct Client {
@@ -44,7 +45,8 @@ struct Client {
 
 class GroupServer : public ConsoleHooks {
  public:
-  GroupServer(const GroupOptions& options, Socket listener, StopSignals& signals);
+  GroupServer(const GroupOptions& options, Socket listener, StopSignals& signals,
+              ConsoleOutput* console);
   int run();
 
   // The engine's hooks: noted now, acted on once the engine call returns (settle()).
@@ -76,6 +78,7 @@ class GroupServer : public ConsoleHooks {
   EventLoop loop_;
   Socket listener_;
   StopSignals& signals_;
+  ConsoleOutput* console_out_;  // null under --trace
   int listener_fd_ = -1;
   bool listener_paused_ = false;
   std::size_t closing_count_ = 0;      // clients sending their last lines (timed by the tick)
@@ -86,6 +89,7 @@ class GroupServer : public ConsoleHooks {
   std::unordered_map<ClientId, std::unique_ptr<Client>> clients_;
   // Clients closed in a round stay in dead_ until it ends, so these pointers stay valid.
   std::vector<Client*> touched_;                   // outboxes to flush after this round
+  std::uint64_t flushed_at_ = 0;                   // engine_.queued() at the last flush
   std::vector<std::pair<ClientId, bool>> closes_;  // from the engine, for settle()
   std::vector<ClientId> backlog_;                  // lines left for their next turn
   std::vector<std::unique_ptr<Client>> dead_;
@@ -96,15 +100,18 @@ class GroupServer : public ConsoleHooks {
   std::array<char, 64 * 1024> buffer_;  // one receive buffer for every client
 };
 
-GroupServer::GroupServer(const GroupOptions& options, Socket listener, StopSignals& signals)
+GroupServer::GroupServer(const GroupOptions& options, Socket listener, StopSignals& signals,
+                         ConsoleOutput* console)
     : options_(options),
       framing_(options.framing_kind()),
       access_(options.access()),
       engine_(options.engine(), *this),
       loop_(make_poller(options.io)),
       listener_(std::move(listener)),
-      signals_(signals) {
+      signals_(signals),
+      console_out_(console) {
   listener_fd_ = listener_.fileno();
+  if (console_out_ != nullptr) console_out_->batch();
 }
 
 int GroupServer::run() {
@@ -119,6 +126,7 @@ int GroupServer::run() {
   }
   loop_.after_each_round([this] { after_round(); });
   loop_.every(tick_interval, [this] { on_tick(); });
+  if (console_out_ != nullptr) console_out_->flush();  // what was said before the loop
   loop_.run();
   remove_unix_path(options_);
   EngineTotals totals = engine_.totals();
@@ -232,6 +240,10 @@ void GroupServer::receive(Client& c) {
     if (engine_.has_backlog(c.id)) backlog_.push_back(c.id);
   }
   settle();
+  // When a thousand members each say a line in one round, each line goes to 999 outboxes:
+  // a million references before the round's sends. Sending every so often keeps that
+  // memory small (the lines wait in the kernel's socket buffers instead).
+  if (engine_.queued() - flushed_at_ > flush_every) flush_touched();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -295,6 +307,7 @@ void GroupServer::flush_touched() {
     if (!c->closed && !c->writable_wanted) flush(*c);  // else the Writable event will do it
   }
   touched_.clear();
+  flushed_at_ = engine_.queued();
 }
 
 void GroupServer::after_round() {
@@ -317,6 +330,7 @@ void GroupServer::after_round() {
   // those, there is nothing to wake up for.
   loop_.set_ticking(options_.idle_timeout > 0 || closing_count_ > 0 || listener_paused_ ||
                     handshaking_count_ > 0);
+  if (console_out_ != nullptr) console_out_->flush();  // this round's console lines
 }
 
 // ---------------------------------------------------------------------------------------
@@ -407,8 +421,9 @@ void GroupServer::shut_down() {
 
 }  // namespace
 
-int run_group_event_loop(const GroupOptions& options, Socket listener, StopSignals& signals) {
-  GroupServer server(options, std::move(listener), signals);
+int run_group_event_loop(const GroupOptions& options, Socket listener, StopSignals& signals,
+                         ConsoleOutput* console) {
+  GroupServer server(options, std::move(listener), signals, console);
   return server.run();
 }
 

@@ -20,7 +20,9 @@
 
 namespace sockchat::cli {
 
-// Runs until SIGINT/SIGTERM; returns the exit status.
-int run_group_event_loop(const GroupOptions& options, Socket listener, StopSignals& signals);
+// Runs until SIGINT/SIGTERM; returns the exit status. `console` (may be null: --trace)
+// is flushed once per loop round.
+int run_group_event_loop(const GroupOptions& options, Socket listener, StopSignals& signals,
+                         ConsoleOutput* console);
 
 }  // namespace sockchat::cli

@@ -125,7 +125,8 @@ int run_serve_group(GroupOptions options) {
   Socket listener = open_listener(options);  // descriptor 3, as in the lessons' traces
   signals.emplace();
   if (options.io == "threads") return run_group_threads(options, std::move(listener), *signals);
-  return run_group_event_loop(options, std::move(listener), *signals);
+  return run_group_event_loop(options, std::move(listener), *signals,
+                              console ? &*console : nullptr);
 }
 
 }  // namespace

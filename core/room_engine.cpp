@@ -5,11 +5,19 @@
 
 namespace sockchat {
 
+void append_wire(std::string& out, Framing framing, std::string_view line) {
+  if (framing == Framing::length) {
+    out += encode(Framing::length, line);
+    return;
+  }
+  out.append(line).append(1, '\n');
+}
+
 std::string wire(Framing framing, std::string_view line) {
-  if (framing == Framing::length) return encode(Framing::length, line);
   std::string out;
-  out.reserve(line.size() + 1);
-  return out.append(line).append(1, '\n');
+  out.reserve(line.size() + 4);
+  append_wire(out, framing, line);
+  return out;
 }
 
 RoomEngine::RoomEngine(EngineOptions options, Hooks& hooks)
@@ -94,13 +102,19 @@ void RoomEngine::received(ClientId id, std::string_view bytes) {
   Client* c = find(id);
   if (c == nullptr || c->closing || c->dropped || stopping_) return;  // nothing more is said
   c->decoder.feed(bytes);
-  handle(id, *c, options_.turn_lines);
+  handle(id, *c, turn_budget());
 }
 
 void RoomEngine::turn(ClientId id) {
   Client* c = find(id);
   if (c == nullptr || c->closing || c->dropped || stopping_) return;
-  handle(id, *c, options_.turn_lines);
+  handle(id, *c, turn_budget());
+}
+
+std::size_t RoomEngine::turn_budget() const {
+  const std::size_t readers = std::max<std::size_t>(room_.size(), 2) - 1;
+  return std::clamp(options_.turn_deliveries / readers, options_.turn_lines,
+                    std::max(options_.turn_lines, options_.turn_lines_max));
 }
 
 bool RoomEngine::has_backlog(ClientId id) const {
@@ -183,7 +197,7 @@ void RoomEngine::apply(const Outcome& outcome) {
     std::size_t next = i + 1;
     while (all[i].audience != Audience::one && next < all.size() &&
            all[next].audience == all[i].audience && all[next].client == all[i].client) {
-      bytes += wire(options_.framing, all[next++].line);
+      append_wire(bytes, options_.framing, all[next++].line);
     }
     deliver(all[i], make_line(std::move(bytes)));  // built once for all its recipients
     i = next;
@@ -206,6 +220,7 @@ void RoomEngine::queue(ClientId id, Client& c, const LineRef& line) {
   if (c.dropped || c.too_slow) return;
   const bool was_empty = c.outbox.empty();
   c.outbox.push(line, held_);
+  ++queued_;
   if (c.outbox.pending() > options_.max_queue && !c.closing) {
     c.too_slow = true;  // dropped once this fan-out is done, never in the middle of it
     slow_.push_back(id);

@@ -7,10 +7,14 @@
 // in; the engine calls back through Hooks ("this outbox has output", "close this one").
 // Hooks must not call into the engine: a server acts on them after the call returns.
 //
-// Fair rounds: received() handles at most `turn_lines` lines of a client at a time; what
-// is left waits (has_backlog()) for the client's next turn, and a server reads at most
+// Fair rounds: received() handles a bounded number of a client's lines at a time; what is
+// left waits (has_backlog()) for the client's next turn, and a server reads at most
 // `turn_bytes` from it per turn, so a flood stays in the kernel, where TCP's flow control
-// slows its sender, while everyone else gets a turn. Tests: tests/unit/test_room_engine.cpp.
+// slows its sender, while everyone else gets a turn. The bound is on work, not lines: a
+// line to 1,000 readers costs what 100 lines to 10 readers cost, so a turn handles
+// `turn_deliveries` / readers lines, at least `turn_lines` and at most `turn_lines_max`
+// (128 lines in a room of 1,000; 1,300 in a room of 100). A lone sender in a small room
+// then needs few rounds. Tests: tests/unit/test_room_engine.cpp.
 #pragma once
 
 #include <cstddef>
@@ -32,7 +36,9 @@ struct EngineOptions {
   std::size_t max_queue = std::size_t{1} << 20;         // one client's unsent bytes, at most
   std::size_t max_total_queue = std::size_t{64} << 20;  // bytes of lines held, each once
   std::size_t turn_bytes = 64 * 1024;                   // read from one client per turn
-  std::size_t turn_lines = 128;                         // its lines handled per turn
+  std::size_t turn_lines = 128;                         // its lines handled per turn, at least
+  std::size_t turn_deliveries = 128 * 1024;             // ... or as many as reach this many
+  std::size_t turn_lines_max = 4096;                    // ... but never more
 };
 
 struct EngineTotals {
@@ -53,9 +59,10 @@ class RoomEngine {
   RoomEngine(EngineOptions options, Hooks& hooks);
 
   void join(ClientId id, std::string address);  // welcome it, tell the others
-  // What recv() returned; handles up to turn_lines lines. The rest waits for turn().
+  // What recv() returned; handles up to turn_budget() lines. The rest waits for turn().
   void received(ClientId id, std::string_view bytes);
-  void turn(ClientId id);                // the next turn_lines lines of its backlog
+  void turn(ClientId id);                // the next turn_budget() lines of its backlog
+  std::size_t turn_budget() const;       // lines per turn, for the room's size now
   bool has_backlog(ClientId id) const;   // complete lines wait: do not read it yet
   void end_of_stream(ClientId id);       // recv() returned 0
   void failed(ClientId id);              // recv() or send() failed: closed now
@@ -72,7 +79,8 @@ class RoomEngine {
   void enforce_total();
   void forget(ClientId id);  // the server closed it: its record and outbox go
 
-  std::size_t held() const { return held_; }  // bytes of lines in outboxes, each line once
+  std::size_t held() const { return held_; }        // bytes of lines in outboxes, each line once
+  std::uint64_t queued() const { return queued_; }  // references ever put in outboxes
   std::size_t members() const { return room_.size(); }
   std::size_t connections() const { return clients_.size(); }
   const EngineTotals& totals();
@@ -107,6 +115,7 @@ class RoomEngine {
   Outcome outcome_;             // reused: its vectors keep their capacity
   std::string_view address_;    // for the console's "joined from" event
   std::size_t held_ = 0;
+  std::uint64_t queued_ = 0;
   EngineTotals totals_;
   bool stopping_ = false;
 };
@@ -114,5 +123,6 @@ class RoomEngine {
 // Bytes on the wire for one line of the room: "line\n", or a length-prefixed frame.
 // Raw framing sends lines too: the tutorial's client prints whatever recv() returns.
 std::string wire(Framing framing, std::string_view line);
+void append_wire(std::string& out, Framing framing, std::string_view line);  // wire(), appended
 
 }  // namespace sockchat

@@ -47,6 +47,11 @@ std::string visible(std::string_view bytes, bool keep_newlines) {
   std::string out;
   out.reserve(bytes.size());
   for (std::size_t i = 0; i < bytes.size();) {
+    // Printable ASCII, most of any chat, goes through as one run.
+    std::size_t plain = i;
+    while (plain < bytes.size() && bytes[plain] >= 0x20 && bytes[plain] < 0x7f) ++plain;
+    out.append(bytes.substr(i, plain - i));
+    if ((i = plain) == bytes.size()) break;
     const auto c = static_cast<unsigned char>(bytes[i]);
     const std::size_t n = utf8_length(bytes, i);
     if (n == 0) {

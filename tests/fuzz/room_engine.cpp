@@ -118,6 +118,7 @@ class Harness {
     o.max_queue = max_queue;
     o.max_total_queue = 3 * max_queue;
     o.turn_lines = 4;  // small turns: backlogs happen
+    o.turn_deliveries = 16;
     return o;
   }
 

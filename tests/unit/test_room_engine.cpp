@@ -142,6 +142,7 @@ TEST_CASE("past --max-total-queue the largest queues go first, ties by join orde
 TEST_CASE("a turn handles a bounded number of lines; the rest waits", "[engine]") {
   EngineOptions o;
   o.turn_lines = 4;
+  o.turn_deliveries = 0;  // the budget is turn_lines, whatever the room's size
   Room r(o);
   r.join({1, 2});
   r.engine.received(1, "a\nb\nc\nd\ne\nf\n");
@@ -153,9 +154,31 @@ TEST_CASE("a turn handles a bounded number of lines; the rest waits", "[engine]"
   CHECK_FALSE(r.engine.has_backlog(1));
 }
 
+TEST_CASE("a turn's budget is work: more lines when fewer members read them", "[engine]") {
+  EngineOptions o;
+  o.turn_lines = 4;
+  o.turn_deliveries = 40;
+  o.turn_lines_max = 12;
+  Room r(o);
+  r.join({1, 2});
+  CHECK(r.engine.turn_budget() == 12);  // 40 deliveries to 1 reader: capped at 12 lines
+  r.join({3, 4, 5, 6});
+  CHECK(r.engine.turn_budget() == 8);  // 40 / 5 readers
+  for (ClientId id = 7; id <= 30; ++id) r.engine.join(id, "x");
+  CHECK(r.engine.turn_budget() == 4);  // 40 / 29 is 1: never below turn_lines
+  std::string lines;
+  for (int i = 0; i < 10; ++i) lines += "x\n";
+  read_all(r.engine, 2);
+  r.engine.received(1, lines);
+  const std::string got = read_all(r.engine, 2);
+  CHECK(std::count(got.begin(), got.end(), '\n') == 4);
+  CHECK(r.engine.has_backlog(1));
+}
+
 TEST_CASE("a /who costs its reply's size: a /who flood gets few per turn", "[engine]") {
   EngineOptions o;
   o.turn_lines = 64;
+  o.turn_deliveries = 0;
   Room r(o);
   for (ClientId id = 1; id <= 200; ++id) r.engine.join(id, "x");
   for (ClientId id = 1; id <= 200; ++id) read_all(r.engine, id);
@@ -220,4 +243,12 @@ TEST_CASE("a failed client leaves with its outbox freed", "[engine]") {
   r.engine.forget(1);
   CHECK(r.engine.outbox(1) == nullptr);
   CHECK(r.engine.members() == 1);
+}
+
+TEST_CASE("queued() counts each reference put in an outbox", "[engine]") {
+  Room r;
+  r.join({1, 2, 3});
+  const auto before = r.engine.queued();
+  r.engine.received(1, "hi\n");
+  CHECK(r.engine.queued() - before == 2);  // one shared line, two outboxes
 }
