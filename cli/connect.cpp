@@ -92,6 +92,7 @@ ChatResult chat_over_tls(const TlsContext& context, Socket& sock, const Address&
                          const ConnectOptions& o, const ChatOptions& chat_options,
                          StopSignals& stop) {
   TlsStream tls = TlsStream::client(context, sock, host_name(o), peer.to_string());
+  tls.read_ahead();  // chat() asks buffered() before it waits: bulk reads take many records
   tls.do_handshake(o.tls.handshake_bound());
   report_handshake(tls, peer.to_string(), o.tls.client.no_verify);
   return chat(tls, peer, chat_options, stop);

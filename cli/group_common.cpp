@@ -63,11 +63,20 @@ std::optional<std::string> refusal(const GroupOptions& options, const AccessList
   if (!peer.is_unix() && !access.permits(peer.host())) {
     return fmt::format("not allowed from {}", peer.host());
   }
+  return full(options, members);
+}
+
+std::optional<std::string> full(const GroupOptions& options, std::size_t members) {
   if (options.max_clients > 0 && members >= options.max_clients) {
     // The contract's words, `! server full (N clients)`, whatever N: clients match on them.
     return fmt::format("server full ({} clients)", options.max_clients);
   }
   return std::nullopt;
+}
+
+static void show_refused(std::string_view peer, std::string_view why) {
+  emit({{"event", "refused"}, {"address", peer}, {"reason", why}},
+       fmt::format("refused {}: {}", peer, why));
 }
 
 void refuse(Socket& client, const Address& peer, std::string_view why, Framing framing) {
@@ -79,8 +88,18 @@ void refuse(Socket& client, const Address& peer, std::string_view why, Framing f
     // It has gone already; there is nobody left to explain it to.
   }
   client.close();
-  emit({{"event", "refused"}, {"address", peer.to_string()}, {"reason", why}},
-       fmt::format("refused {}: {}", peer.to_string(), why));
+  show_refused(peer.to_string(), why);
+}
+
+void refuse(Connection& client, std::string_view peer, std::string_view why, Framing framing) {
+  try {
+    const std::string line = wire(framing, fmt::format("! {}", why));
+    client.send({line});      // one small record into an empty buffer: it is taken whole
+    client.shutdown_write();  // close_notify, then FIN
+  } catch (const SocketError&) {
+    // It has gone already, or would not take even this: nobody is left to tell.
+  }
+  show_refused(peer, why);
 }
 
 void set_nodelay(Socket& client) {

@@ -69,8 +69,14 @@ void remove_unix_path(const GroupOptions& options);  // at exit, for --unix
 // Why this peer may not join, or nullopt. `members`: clients in the room now.
 std::optional<std::string> refusal(const GroupOptions& options, const AccessList& access,
                                    const Address& peer, std::size_t members);
+// --max-clients alone: asked again when a TLS handshake ends (others may have joined).
+std::optional<std::string> full(const GroupOptions& options, std::size_t members);
 // Tells the client why ("! TEXT"), without waiting, then closes it; logs a "refused" event.
+class Connection;
 void refuse(Socket& client, const Address& peer, std::string_view why, Framing framing);
+// The same over a connection whose TLS handshake is done: a TLS client can only read a
+// refusal that comes inside TLS (in plaintext it sees "wrong version number").
+void refuse(Connection& client, std::string_view peer, std::string_view why, Framing framing);
 // TCP_NODELAY: a chat line must not wait for Nagle's algorithm and the peer's delayed ACK.
 void set_nodelay(Socket& client);
 

@@ -41,6 +41,7 @@ struct Client {
   bool closed = false;             // closed in this round; freed after it
   bool touched = false;            // its outbox has new lines this round
   bool writable_wanted = false;
+  std::optional<std::string> refusal;  // --ssl: told this after its handshake, then closed
 };
 
 class GroupServer : public ConsoleHooks {
@@ -156,25 +157,25 @@ void GroupServer::on_listener() {
 }
 
 void GroupServer::admit(Socket socket, const Address& peer) {
-  if (auto why = refusal(options_, access_, peer, engine_.members())) {
-    ++refused_;
-    return refuse(socket, peer, *why, framing_);
-  }
+  auto why = refusal(options_, access_, peer, engine_.members());
   const int fd = socket.fileno();
-  if (!loop_.accepts(fd)) {
-    ++refused_;
-    return refuse(socket, peer,
-                  fmt::format("server full (select() cannot watch descriptor {} >= FD_SETSIZE {}; "
-                              "the server should use --io epoll)",
-                              fd, FD_SETSIZE),
-                  framing_);
+  const bool watchable = loop_.accepts(fd);
+  if (!watchable) {
+    why = fmt::format(
+        "server full (select() cannot watch descriptor {} >= FD_SETSIZE {}; "
+        "the server should use --io epoll)",
+        fd, FD_SETSIZE);
   }
+  if (why) ++refused_;
+  // --ssl: a refusal waits for the handshake, so that the client can read it.
+  if (why && (!options_.tls_context || !watchable)) return refuse(socket, peer, *why, framing_);
   socket.setblocking(false);
   set_nodelay(socket);
   auto client = std::make_unique<Client>(std::move(socket), fd, next_id_++);
   Client& c = *client;
   c.heard = Clock::now();
   c.peer = peer.to_string();
+  c.refusal = std::move(why);
   clients_.emplace(c.id, std::move(client));
   loop_.add(fd, Readable, [this, &c](unsigned events) { on_client(c, events); });
   if (!options_.tls_context) return join(c);
@@ -207,6 +208,11 @@ void GroupServer::continue_handshake(Client& c) {
     return;
   }
   --handshaking_count_;
+  if (!c.refusal && (c.refusal = full(options_, engine_.members()))) ++refused_;
+  if (c.refusal) {  // refused: said now, inside TLS, and never joined
+    refuse(c.conn, c.peer, *c.refusal, framing_);
+    return close_now(c);
+  }
   loop_.modify(c.fd, Readable);
   join(c);
 }

@@ -43,10 +43,11 @@ struct Client {
   ClientId id = 0;
   std::string peer;  // "127.0.0.1:51234"
   // Guarded by the server's mutex:
-  std::condition_variable wake;  // the writer waits here for output or for the end
-  bool closing = false;          // the writer sends what is left, then stops
-  bool cut = false;              // dropped: the writer stops now
-  bool unstarted = false;        // its threads could not all start: refused, never joined
+  std::condition_variable wake;        // the writer waits here for output or for the end
+  bool closing = false;                // the writer sends what is left, then stops
+  bool cut = false;                    // dropped: the writer stops now
+  bool unstarted = false;              // its threads could not all start: refused, never joined
+  std::optional<std::string> refusal;  // --ssl: told this after its handshake, never joined
   bool reader_done = false;
   bool writer_done = false;
   // Touched only by the main thread:
@@ -90,6 +91,7 @@ class ThreadedServer : public ConsoleHooks {
   AcceptErrors accept_errors_;
   bool listener_paused_ = false;
   std::uint64_t refused_ = 0;
+  std::uint64_t refused_after_handshake_ = 0;  // guarded by mutex_
   ClientId next_id_ = 1;
 
   std::mutex mutex_;  // guards engine_, clients_, and every client's flags
@@ -121,7 +123,7 @@ int ThreadedServer::run() {
   loop_.run();
   remove_unix_path(options_);
   EngineTotals totals = engine_.totals();
-  totals.refused += refused_;
+  totals.refused += refused_ + refused_after_handshake_;
   show_summary(totals);
   return 0;
 }
@@ -161,9 +163,11 @@ void ThreadedServer::on_listener() {
 
 void ThreadedServer::admit(Socket socket, const Address& peer) {
   std::unique_lock lock(mutex_);
-  if (auto why = refusal(options_, access_, peer, engine_.members())) {
+  auto why = refusal(options_, access_, peer, engine_.members());
+  if (why) ++refused_;
+  // --ssl: a refusal waits for the handshake (in the client's thread), so it can be read.
+  if (why && !options_.tls_context) {
     lock.unlock();
-    ++refused_;
     return refuse(socket, peer, *why, framing_);
   }
   set_nodelay(socket);
@@ -171,6 +175,7 @@ void ThreadedServer::admit(Socket socket, const Address& peer) {
   Client& c = *client;
   c.id = next_id_++;
   c.peer = peer.to_string();
+  c.refusal = std::move(why);
   clients_.emplace(c.id, std::move(client));
   // The threads start under the lock, so they wait for it: the reader's first line finds
   // its sender in the room. A client whose threads cannot start is told and not served.
@@ -288,8 +293,14 @@ bool ThreadedServer::handshake(Client& c) {
     error(fmt::format("client {} dropped: {}", c.peer, e.what()), errno_name(e.error_number()));
     return false;
   }
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (c.closing) return false;  // the server is shutting down
+  if (!c.refusal && (c.refusal = full(options_, engine_.members()))) ++refused_after_handshake_;
+  if (c.refusal) {  // said inside TLS; it never joins
+    lock.unlock();
+    refuse(c.conn, c.peer, *c.refusal, framing_);
+    return false;
+  }
   engine_.join(c.id, c.peer);
   return true;
 }

@@ -131,6 +131,7 @@ bool chat_with(Socket& conn, const Address& peer, const std::optional<TlsContext
     return true;
   }
   TlsStream stream = TlsStream::server(*tls, conn, peer.to_string());
+  stream.read_ahead();  // chat() asks buffered() before it waits: bulk reads take many records
   try {
     handshake(stream, o.tls.handshake_bound(), stop);
   } catch (const StoppedInHandshake&) {

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -152,6 +153,7 @@ bool TlsStream::handshake_step(bool nonblocking, short& events) {
   if (ssl_error == SSL_ERROR_NONE) {
     t.ok(fmt::format("1 {} {}", SSL_get_version(ssl_.get()),
                      SSL_CIPHER_get_name(SSL_get_current_cipher(ssl_.get()))));
+    if (read_ahead_) SSL_set_read_ahead(ssl_.get(), 1);
     return true;
   }
   if (!is_want(ssl_error)) {
@@ -219,7 +221,34 @@ void TlsStream::for_poll_loop() {
   if (!mode || mode->count() != 0) socket_.setblocking(false);
 }
 
+// The buffer is sized now, before the handshake allocates it; reading ahead starts when
+// the handshake is over, so that the handshake reads exactly its own records: a peer that
+// does not speak TLS is refused as without it (its other bytes stay unread).
+void TlsStream::read_ahead(std::size_t bytes) {
+  SSL_set_default_read_buffer_len(ssl_.get(), bytes);
+  read_ahead_ = true;
+}
+
 std::size_t TlsStream::recv(char* buffer, std::size_t size) {
+  if (deferred_) std::rethrow_exception(std::exchange(deferred_, nullptr));
+  std::size_t got = read_record(buffer, size);
+  // Whole records read ahead may be here already: hand them over now, not one per poll.
+  while (got > 0 && got < size && SSL_has_pending(ssl_.get()) == 1) {
+    try {
+      const std::size_t n = read_record(buffer + got, size - got);
+      if (n == 0) break;  // the end of the stream: the next call reports it
+      got += n;
+    } catch (const WouldBlockError&) {
+      break;  // the rest of a record is still on its way
+    } catch (const SocketError&) {
+      deferred_ = std::current_exception();  // reported after the bytes we have
+      break;
+    }
+  }
+  return got;
+}
+
+std::size_t TlsStream::read_record(char* buffer, std::size_t size) {
   trace::Call t("SSL_read");
   ERR_clear_error();
   const int n =
@@ -231,6 +260,7 @@ std::size_t TlsStream::recv(char* buffer, std::size_t size) {
                                                      ? std::string(want_python(ssl_error))
                                                      : fmt::format("ssl_sock.recv({})", size));
   }
+  starved_ = ssl_error == SSL_ERROR_WANT_READ;
   if (n > 0) {
     recv_events_ = POLLIN;
     if (t.on()) t.ok(fmt::format("{} {}", n, trace::quote({buffer, static_cast<std::size_t>(n)})));
@@ -278,7 +308,10 @@ void TlsStream::io_failed(const char* call, int ssl_error, int err, short& event
 }
 
 bool TlsStream::buffered() const {
-  return SSL_pending(ssl_.get()) > 0;
+  if (deferred_ || SSL_pending(ssl_.get()) > 0) return true;  // an error, decrypted bytes
+  // Records read ahead, unless the last read found only part of one: the rest must come
+  // from the socket first, and poll() is the right way to wait for it.
+  return !starved_ && SSL_has_pending(ssl_.get()) == 1;
 }
 
 // close_notify says "no more data, and none was cut off": without it a peer cannot tell

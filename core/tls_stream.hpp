@@ -12,6 +12,7 @@
 // SSL_get_error(3ssl), Python's ssl module ("Notes on non-blocking sockets").
 #pragma once
 
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -57,9 +58,17 @@ class TlsStream final : public ByteStream {
   std::optional<short> try_handshake();
   TlsSessionInfo info() const;
 
+  // For bulk transfers, called before the handshake: once it is over, OpenSSL reads up
+  // to `bytes` of records in one read(2) (SSL_set_read_ahead(3ssl)) instead of each
+  // record's 5-byte header and then its body, two calls per 16 KiB record; and recv()
+  // then hands over every whole record that is already here, as many as fit. Records
+  // read ahead wait where poll() cannot see them: only for a loop that asks buffered()
+  // before it waits (chat() does).
+  void read_ahead(std::size_t bytes = 256 * 1024);
+
   Socket& socket() override { return socket_; }
   void for_poll_loop() override;
-  std::size_t recv(char* buffer, std::size_t size) override;  // SSL_read(3ssl)
+  std::size_t recv(char* buffer, std::size_t size) override;  // SSL_read(3ssl), see read_ahead
   std::size_t send(std::string_view data) override;           // SSL_write(3ssl)
   void shutdown_write() override;  // SSL_shutdown(3ssl) (close_notify), then shutdown(2)
   short recv_events() const override { return recv_events_; }
@@ -78,13 +87,17 @@ class TlsStream final : public ByteStream {
   // What SSL_get_error says after a failed SSL_read / SSL_write (and errno `err` then):
   // WouldBlockError (setting `events`), TlsError or SocketError.
   [[noreturn]] void io_failed(const char* call, int ssl_error, int err, short& events);
+  std::size_t read_record(char* buffer, std::size_t size);  // one SSL_read
 
   std::unique_ptr<SSL, Free> ssl_;
   Socket& socket_;
   int fd_;
   std::string peer_;
   std::string pin_;
-  bool shut_ = false;  // close_notify sent
+  bool shut_ = false;            // close_notify sent
+  bool read_ahead_ = false;      // from the end of the handshake on: read_ahead()
+  bool starved_ = false;         // the last SSL_read wanted more of a record than has come
+  std::exception_ptr deferred_;  // a read error met after bytes recv() handed over
   short recv_events_ = POLLIN;
   short send_events_ = POLLOUT;
 };

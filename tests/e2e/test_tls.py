@@ -364,6 +364,42 @@ class Group(unittest.TestCase):
                 self.assertEqual(ncat.finish()[0], 0)
 
 
+    def test_a_refusal_reaches_a_tls_client_inside_tls_in_every_model(self):
+        def read_all(tls):
+            got = b""
+            while True:
+                chunk = tls.recv(4096)
+                if not chunk:
+                    return got
+                got += chunk
+
+        for io in ("epoll", "poll", "select", "threads"):
+            with self.subTest(io=io):
+                server = harness.Server("serve-group", "--port", "0", "--io", io, "--ssl",
+                                        "--max-clients", "1", timeout=WAIT)
+                self.addCleanup(server.stop)
+                # Two connections accepted while the room is empty: both pass accept()'s
+                # check; the second handshake to end finds the room full.
+                raw_a = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
+                raw_b = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
+                ctx = ssl.create_default_context()
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                with ctx.wrap_socket(raw_a) as a:
+                    got = b""
+                    while b"* welcome, " not in got:
+                        chunk = a.recv(4096)
+                        self.assertTrue(chunk)
+                        got += chunk
+                    with ctx.wrap_socket(raw_b) as b:
+                        self.assertEqual(read_all(b), b"! server full (1 clients)\n")
+                    # One accepted while the room is full: refused at accept(), told in TLS.
+                    with python_client(server.port) as c:
+                        self.assertEqual(read_all(c), b"! server full (1 clients)\n")
+                self.assertEqual(server.stop(), 0)
+                server.wait_for(rb"1 client served, 2 refused", "out")
+
+
 class Probe(unittest.TestCase):
     """probe --ssl: version, cipher, certificate and the verdict explained, per open port."""
 
