@@ -13,8 +13,10 @@
 // slows its sender, while everyone else gets a turn. The bound is on work, not lines: a
 // line to 1,000 readers costs what 100 lines to 10 readers cost, so a turn handles
 // `turn_deliveries` / readers lines, at least `turn_lines` and at most `turn_lines_max`
-// (128 lines in a room of 1,000; 1,300 in a room of 100). A lone sender in a small room
-// then needs few rounds. Tests: tests/unit/test_room_engine.cpp.
+// (128 lines in a room of 100 or more, as many as 1,422 in a room of 10): no turn does
+// more work than 128 lines to 100 readers, except that a turn is never under 128 lines.
+// Larger turns relay a flood faster than readers read, and they get dropped (measured:
+// docs/benchmarks.md, "Fairness"); a lone sender in a small room needs fewer rounds. Tests: tests/unit/test_room_engine.cpp.
 #pragma once
 
 #include <cstddef>
@@ -37,7 +39,7 @@ struct EngineOptions {
   std::size_t max_total_queue = std::size_t{64} << 20;  // bytes of lines held, each once
   std::size_t turn_bytes = 64 * 1024;                   // read from one client per turn
   std::size_t turn_lines = 128;                         // its lines handled per turn, at least
-  std::size_t turn_deliveries = 128 * 1024;             // ... or as many as reach this many
+  std::size_t turn_deliveries = 128 * 100;              // ... or as many as reach this many
   std::size_t turn_lines_max = 4096;                    // ... but never more
 };
 
