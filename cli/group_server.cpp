@@ -41,6 +41,7 @@ struct Client {
   bool closed = false;             // closed in this round; freed after it
   bool touched = false;            // its outbox has new lines this round
   bool writable_wanted = false;
+  bool parked = false;                 // has a backlog but owes_much(): its turns wait for flush()
   std::optional<std::string> refusal;  // --ssl: told this after its handshake, then closed
 };
 
@@ -244,6 +245,7 @@ void GroupServer::receive(Client& c) {
     c.heard = Clock::now();
     engine_.received(c.id, {buffer_.data(), n});
     if (engine_.has_backlog(c.id)) backlog_.push_back(c.id);
+    if (engine_.owes_much(c.id)) flush(c);  // stops reading it if it still owes much
   }
   settle();
   // When a thousand members each say a line in one round, each line goes to 999 outboxes:
@@ -300,10 +302,17 @@ void GroupServer::flush(Client& c) {
   }
   const bool empty = outbox == nullptr || outbox->empty();
   if (empty && c.closing) return close_now(c);
+  const bool owes = engine_.owes_much(c.id);
+  if (c.parked && !owes) {  // it has read: its backlog gets turns again
+    c.parked = false;
+    backlog_.push_back(c.id);
+    loop_.set_busy(true);
+  }
   // Ask for writability only while something waits to be written (modify() skips the
-  // syscall when nothing changes). A leaving client is not read any more.
+  // syscall when nothing changes). A leaving client is not read any more, nor one that
+  // owes much: TCP's flow control then slows it, not the room.
   c.writable_wanted = !empty;
-  loop_.modify(c.fd, (c.closing ? 0 : Readable) | (c.writable_wanted ? Writable : 0));
+  loop_.modify(c.fd, (c.closing || owes ? 0 : Readable) | (c.writable_wanted ? Writable : 0));
 }
 
 void GroupServer::flush_touched() {
@@ -321,6 +330,13 @@ void GroupServer::after_round() {
   std::vector<ClientId> waiting;
   waiting.swap(backlog_);
   for (ClientId id : waiting) {
+    if (engine_.owes_much(id)) {  // its turns wait until it reads: flush() brings it back
+      if (Client* c = find(id)) {
+        c->parked = true;
+        flush(*c);  // and stop reading it now
+      }
+      continue;
+    }
     engine_.turn(id);
     if (engine_.has_backlog(id)) backlog_.push_back(id);
   }

@@ -44,6 +44,7 @@ struct Client {
   std::string peer;  // "127.0.0.1:51234"
   // Guarded by the server's mutex:
   std::condition_variable wake;        // the writer waits here for output or for the end
+  std::condition_variable drained;     // the reader waits here while its own outbox is full
   bool closing = false;                // the writer sends what is left, then stops
   bool cut = false;                    // dropped: the writer stops now
   bool unstarted = false;              // its threads could not all start: refused, never joined
@@ -77,6 +78,7 @@ class ThreadedServer : public ConsoleHooks {
   // The client threads.
   void read_loop(Client& c);
   LeaveReason read_until_gone(Client& c);
+  void wait_for_own_outbox(Client& c, std::unique_lock<std::mutex>& lock);
   void write_loop(Client& c);
   Client* find(ClientId id);
 
@@ -146,6 +148,7 @@ void ThreadedServer::close(ClientId id, bool flush_first) {
     cut_off(c->conn.socket());  // its writer may be stuck in send() and its reader in recv()
   }
   c->wake.notify_one();
+  c->drained.notify_one();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -305,6 +308,17 @@ bool ThreadedServer::handshake(Client& c) {
   return true;
 }
 
+// Replies only it gets (/who's list of every member) pile up in its own outbox if it asks
+// faster than its writer sends: it would be dropped "too slow" although it reads. So its
+// reader takes no turn while half of --max-queue waits for it; TCP slows the asker.
+void ThreadedServer::wait_for_own_outbox(Client& c, std::unique_lock<std::mutex>& lock) {
+  c.drained.wait(lock, [&] {
+    const Outbox* outbox = engine_.outbox(c.id);
+    return c.closing || c.writer_done || outbox == nullptr ||
+           outbox->pending() <= options_.max_queue / 2;
+  });
+}
+
 LeaveReason ThreadedServer::read_until_gone(Client& c) {
   if (options_.tls_context && !handshake(c)) return LeaveReason::error;
   const std::size_t turn_bytes = EngineOptions{}.turn_bytes;
@@ -318,6 +332,7 @@ LeaveReason ThreadedServer::read_until_gone(Client& c) {
     if (idle && !wait_ready(fd, POLLIN, Deadline(idle))) return LeaveReason::idle;
     const std::size_t n = c.conn.receive(buffer.data(), buffer.size());
     std::unique_lock lock(mutex_);
+    wait_for_own_outbox(c, lock);
     if (c.closing) return LeaveReason::quit;  // /quit, dropped, or shutting down
     if (n == 0) {
       engine_.end_of_stream(c.id);  // a last line without '\n' still counts, as for nc
@@ -328,6 +343,8 @@ LeaveReason ThreadedServer::read_until_gone(Client& c) {
       lock.unlock();
       std::this_thread::yield();
       lock.lock();
+      wait_for_own_outbox(c, lock);
+      if (c.closing) return LeaveReason::quit;
       engine_.turn(c.id);
     }
     if (c.closing) return LeaveReason::quit;
@@ -366,8 +383,10 @@ void ThreadedServer::write_loop(Client& c) {
       break;
     }
     engine_.sent(c.id, sent);
+    c.drained.notify_one();
   }
   c.writer_done = true;
+  c.drained.notify_one();
   const bool unstarted = c.unstarted;
   lock.unlock();
   // Wake the reader if it still waits in recv(): the conversation is over. (Not when its

@@ -104,9 +104,24 @@ std::optional<std::pair<Socket, Address>> accept_client(Socket& listener, int fd
   }
 }
 
+// A stop signal came while a client's TLS handshake was waiting.
+struct StoppedInHandshake {};
+
+// The TLS handshake with a client, waiting in poll() where Ctrl-C can end the wait: a
+// silent client must not hold the server for --ssl-handshake-timeout after a stop.
+void handshake(TlsStream& stream, Timeout bound, StopSignals& stop) {
+  stream.do_handshake(bound, [&stop](int fd, short events, const Deadline& deadline) {
+    pollfd p{fd, events, 0};
+    const int ready = stop.poll(&p, 1, deadline);
+    if (ready < 0) throw StoppedInHandshake{};
+    return ready > 0;
+  });
+}
+
 // The chat with one client, over TLS when there is a context. A client that fails the
 // handshake (plain text, a bad certificate, silence past --ssl-handshake-timeout) is
 // reported in one line and is not served: false, and the server accepts the next one.
+// A stop signal during the handshake: false, nothing to report.
 bool chat_with(Socket& conn, const Address& peer, const std::optional<TlsContext>& tls,
                const Serve1to1Options& o, StopSignals& stop, ChatResult& result) {
   const ChatOptions options{*parse_framing(o.framing), {}, o.mode.to_timeout(), o.keep_open};
@@ -118,7 +133,9 @@ bool chat_with(Socket& conn, const Address& peer, const std::optional<TlsContext
   TlsStream stream = TlsStream::server(*tls, conn, peer.to_string());
   stream.read_ahead();  // chat() asks buffered() before it waits: bulk reads take many records
   try {
-    stream.do_handshake(o.tls.handshake_bound());
+    handshake(stream, o.tls.handshake_bound(), stop);
+  } catch (const StoppedInHandshake&) {
+    return false;
   } catch (const SocketError& e) {
     error(fmt::format("client {} dropped: {}", peer.to_string(), e.what()),
           errno_name(e.error_number()));

@@ -22,7 +22,8 @@ void Outbox::pieces(std::vector<std::string_view>& out, std::size_t max,
   out.clear();
   if (keep != nullptr) keep->clear();
   std::size_t skip = offset_;
-  for (const LineRef& line : lines_) {
+  for (std::size_t i = head_; i < lines_.size(); ++i) {
+    const LineRef& line = lines_[i];
     if (out.size() == max) break;
     out.push_back(std::string_view(line->bytes).substr(skip));
     if (keep != nullptr) keep->push_back(line);
@@ -31,15 +32,26 @@ void Outbox::pieces(std::vector<std::string_view>& out, std::size_t max,
 }
 
 void Outbox::pop(std::size_t& held) {
-  SharedLine& line = *lines_.front();
+  SharedLine& line = *lines_[head_];
   if (--line.holders == 0) held -= line.bytes.size();  // the last holder uncounts it
-  lines_.pop_front();
+  lines_[head_++].reset();
+  if (head_ == lines_.size()) {  // all sent: start again at the front, small
+    head_ = 0;
+    if (lines_.capacity() > 16) {
+      std::vector<LineRef>().swap(lines_);
+    } else {
+      lines_.clear();
+    }
+  } else if (head_ >= 64 && head_ * 2 >= lines_.size()) {  // mostly sent: drop the front
+    lines_.erase(lines_.begin(), lines_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
 }
 
 void Outbox::consume(std::size_t sent, std::size_t& held) {
   pending_ -= std::min(sent, pending_);
-  while (sent > 0 && !lines_.empty()) {
-    const std::size_t left = lines_.front()->bytes.size() - offset_;
+  while (sent > 0 && !empty()) {
+    const std::size_t left = lines_[head_]->bytes.size() - offset_;
     if (sent < left) {
       offset_ += sent;
       return;
@@ -51,7 +63,7 @@ void Outbox::consume(std::size_t sent, std::size_t& held) {
 }
 
 void Outbox::clear(std::size_t& held) {
-  while (!lines_.empty()) pop(held);
+  while (!empty()) pop(held);
   offset_ = 0;
   pending_ = 0;
 }

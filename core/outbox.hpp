@@ -14,7 +14,6 @@
 #pragma once
 
 #include <cstddef>
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -34,8 +33,8 @@ class Outbox {
  public:
   void push(const LineRef& line, std::size_t& held);
   std::size_t pending() const { return pending_; }  // unsent bytes
-  bool empty() const { return lines_.empty(); }
-  std::size_t lines() const { return lines_.size(); }
+  bool empty() const { return head_ == lines_.size(); }
+  std::size_t lines() const { return lines_.size() - head_; }
   // The unsent bytes as at most `max` pieces, in order, for one sendmsg(). `keep` (if given)
   // gets the lines too, so they outlive a clear() while another thread sends them.
   void pieces(std::vector<std::string_view>& out, std::size_t max,
@@ -45,8 +44,11 @@ class Outbox {
 
  private:
   void pop(std::size_t& held);
-  std::deque<LineRef> lines_;
-  std::size_t offset_ = 0;  // bytes of the first line already sent
+  // A vector read from head_, not a std::deque: a deque allocates 576 bytes even when
+  // empty, and a room of 1,000 mostly-empty outboxes would pay that 1,000 times.
+  std::vector<LineRef> lines_;
+  std::size_t head_ = 0;    // lines_[head_] is the first line still owed
+  std::size_t offset_ = 0;  // bytes of it already sent
   std::size_t pending_ = 0;
 };
 

@@ -117,6 +117,11 @@ std::size_t RoomEngine::turn_budget() const {
                     std::max(options_.turn_lines, options_.turn_lines_max));
 }
 
+bool RoomEngine::owes_much(ClientId id) const {
+  const auto it = clients_.find(id);
+  return it != clients_.end() && it->second.outbox.pending() > options_.max_queue / 2;
+}
+
 bool RoomEngine::has_backlog(ClientId id) const {
   const auto it = clients_.find(id);
   if (it == clients_.end()) return false;

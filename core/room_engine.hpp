@@ -13,8 +13,11 @@
 // slows its sender, while everyone else gets a turn. The bound is on work, not lines: a
 // line to 1,000 readers costs what 100 lines to 10 readers cost, so a turn handles
 // `turn_deliveries` / readers lines, at least `turn_lines` and at most `turn_lines_max`
-// (128 lines in a room of 1,000; 1,300 in a room of 100). A lone sender in a small room
-// then needs few rounds. Tests: tests/unit/test_room_engine.cpp.
+// (128 lines in a room of 100 or more, as many as 1,422 in a room of 10): no turn does
+// more work than 128 lines to 100 readers, except that a turn is never under 128 lines.
+// Larger turns relay a flood faster than readers read, and they get dropped (measured:
+// docs/benchmarks.md, "Fairness"); a lone sender in a small room needs fewer rounds. Tests:
+// tests/unit/test_room_engine.cpp.
 #pragma once
 
 #include <cstddef>
@@ -37,7 +40,7 @@ struct EngineOptions {
   std::size_t max_total_queue = std::size_t{64} << 20;  // bytes of lines held, each once
   std::size_t turn_bytes = 64 * 1024;                   // read from one client per turn
   std::size_t turn_lines = 128;                         // its lines handled per turn, at least
-  std::size_t turn_deliveries = 128 * 1024;             // ... or as many as reach this many
+  std::size_t turn_deliveries = 128 * 100;              // ... or as many as reach this many
   std::size_t turn_lines_max = 4096;                    // ... but never more
 };
 
@@ -61,9 +64,12 @@ class RoomEngine {
   void join(ClientId id, std::string address);  // welcome it, tell the others
   // What recv() returned; handles up to turn_budget() lines. The rest waits for turn().
   void received(ClientId id, std::string_view bytes);
-  void turn(ClientId id);                // the next turn_budget() lines of its backlog
-  std::size_t turn_budget() const;       // lines per turn, for the room's size now
-  bool has_backlog(ClientId id) const;   // complete lines wait: do not read it yet
+  void turn(ClientId id);               // the next turn_budget() lines of its backlog
+  std::size_t turn_budget() const;      // lines per turn, for the room's size now
+  bool has_backlog(ClientId id) const;  // complete lines wait: do not read it yet
+  // Half of --max-queue is owed to it (its own /who answers, or a room it reads slowly):
+  // take no turn and read nothing of it until it has read, or it asks its way to a drop.
+  bool owes_much(ClientId id) const;
   void end_of_stream(ClientId id);       // recv() returned 0
   void failed(ClientId id);              // recv() or send() failed: closed now
   void idle(ClientId id);                // silent too long (--idle-timeout)

@@ -115,7 +115,7 @@ TlsStream TlsStream::server(const TlsContext& context, Socket& socket, std::stri
 // ---------------------------------------------------------------------------------------
 // The handshake.
 
-void TlsStream::do_handshake(Timeout bound) {
+void TlsStream::do_handshake(Timeout bound, const Wait& wait) {
   // A blocking socket would wait inside read() for as long as the peer likes: with a
   // bound, it polls with that deadline instead (Python's settimeout), then blocks again.
   const Timeout mode = socket_.gettimeout();
@@ -125,7 +125,7 @@ void TlsStream::do_handshake(Timeout bound) {
   const bool nonblocking = mode && mode->count() == 0;
   short events = 0;
   while (!handshake_step(nonblocking, events)) {
-    if (!wait_ready(fd_, events, deadline)) {
+    if (!wait(fd_, events, deadline)) {
       throw TimeoutError("do_handshake", peer_, *deadline.timeout());
     }
   }

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 
 #include "core/byte_stream.hpp"
 #include "core/tls_context.hpp"
+#include "core/wait.hpp"
 
 namespace sockchat {
 
@@ -46,7 +48,10 @@ class TlsStream final : public ByteStream {
   // peer that never finishes it must not hold us): a blocking socket then polls with that
   // deadline. Throws TlsError (with the certificate verdict when it is the reason),
   // TimeoutError, or SocketError. A pinned context compares the fingerprint here.
-  void do_handshake(Timeout bound = {});
+  // `wait` is how it waits for the socket: wait_ready (core/wait.hpp) unless told; a
+  // program that must stay responsive to Ctrl-C passes one that watches for it too.
+  using Wait = std::function<bool(int fd, short events, const Deadline& deadline)>;
+  void do_handshake(Timeout bound = {}, const Wait& wait = wait_ready);
   // One step of the handshake on a nonblocking socket, for an event loop that must never
   // wait: nullopt when it is finished, else what poll() must wait for (POLLIN or POLLOUT).
   // Throws as do_handshake does.

@@ -22,8 +22,9 @@ as not checked, with the reason, instead of failing; every other step still must
 Matching: a line that is only "..." matches any number of lines; "..." inside a line
 matches any text. Runs of blanks compare equal, trailing blanks and strace-like timings
 (" <0.25s>") are ignored. The
-ports 8000-8009 and 9000-9009 are replaced, block by block, with free ports the kernel
-picks, so the README shows what a student types and the check never collides.
+ports 8000-8009 and 9000-9009 are replaced, block by block, with free ports picked below
+the kernel's ephemeral range (see free_port), so the README shows what a student types and
+the check does not collide with the tests running beside it.
 
 A block whose opening line says ```console netns``` creates network namespaces (lesson
 14): it runs only where that is allowed (root, or CAP_NET_ADMIN and CAP_SYS_ADMIN) and is
@@ -39,6 +40,7 @@ Standard library only.
 
 import argparse
 import os
+import random
 import re
 import shutil
 import signal
@@ -204,9 +206,29 @@ class Job:
 
 
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A port free on loopback for TCP and UDP, picked below the kernel's ephemeral range
+    (ip_local_port_range): the ports bind(0) and connect() give the tests running beside
+    this one come from that range, so none of them can take it before our program binds
+    it (a port bind(0) just returned can be handed out again at once)."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    for _ in range(200):
+        port = random.randint(max(1024, low - 12000), low - 1)
+        if _port_is_free(port):
+            return port
+    with socket.socket() as s:  # nothing free down there: the kernel's choice
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _port_is_free(port):
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
 
 
 def port_map_for(block):

@@ -6,7 +6,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build="$(cd "${1:-build}" && pwd)"
 status=0
-for bench in bulk tls group udp probe; do
+for bench in bulk tls group group_fair udp probe; do
   script="$here/$bench.sh"
   [ -x "$script" ] || continue
   echo "=== $bench"

@@ -824,6 +824,61 @@ class Terminal(unittest.TestCase):
         self.assertEqual(self.proc.wait(WAIT), 0)
 
 
+class HalfTerminal(unittest.TestCase):
+    """A terminal on one side only: each end is chosen by what it is connected to."""
+
+    def setUp(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(self.listener.close)
+        self.master, self.slave = pty.openpty()
+        self.addCleanup(os.close, self.master)
+
+    def start(self, **streams):
+        env = dict(os.environ, NO_COLOR="1")
+        proc = Proc([SOCKCHAT, "connect", "127.0.0.1", str(self.listener.getsockname()[1])],
+                    env=env, **streams)
+        os.close(self.slave)
+        self.listener.settimeout(WAIT)
+        conn, _ = self.listener.accept()
+        self.addCleanup(conn.close)
+        conn.settimeout(WAIT)
+        return proc, conn
+
+    def read_terminal(self, pattern):
+        screen = b""
+        deadline = time.monotonic() + WAIT
+        while not re.search(pattern, screen):
+            left = deadline - time.monotonic()
+            self.assertGreater(left, 0, "%r not on the terminal: %r" % (pattern, screen))
+            if select.select([self.master], [], [], left)[0]:
+                screen += os.read(self.master, 65536)
+        return screen
+
+    def test_a_pipe_in_and_a_terminal_out(self):
+        # stdin's bytes go unchanged (the byte pump); the peer's lines are shown as on the
+        # chat's screen, escapes made visible, and no prompt: nobody types here.
+        proc, conn = self.start(stdout=self.slave)
+        proc.send(b"from a pipe \x1b[31m\n")
+        proc.close_stdin()
+        self.assertEqual(recv_until_eof(conn), b"from a pipe \x1b[31m\n")  # and our FIN
+        conn.sendall(b"<bob> hi \x1b[2J\n")
+        screen = self.read_terminal(rb"<bob> hi \^\[\[2J\r?\n")
+        self.assertNotRegex(screen, rb"(^|\n)> ")  # no prompt
+        conn.close()
+        self.assertEqual(proc.finish()[0], 0)
+
+    def test_a_terminal_in_and_a_pipe_out(self):
+        # What the terminal gives line by line is sent as messages; the peer's bytes go to
+        # the pipe unchanged, escapes too (a pipe is not a screen: nc does the same).
+        proc, conn = self.start(stdin=self.slave)
+        os.write(self.master, b"typed\n")
+        self.assertEqual(conn.recv(100), b"typed\n")
+        conn.sendall(b"raw \x1b[2J bytes\n")
+        proc.wait_for(rb"raw \x1b\[2J bytes\n", "out")
+        conn.close()  # a person's chat ends when the peer leaves
+        self.assertEqual(proc.finish()[0], 0)
+
+
 def tearDownModule():
     harness.kill_leftovers()
 

@@ -163,6 +163,22 @@ class EngineTests:
         reader.until(lambda l: l == f"<{talker.name}> through")
         self.assertLess(time.monotonic() - started, 2.0)
 
+    def test_a_who_flooder_that_reads_its_answers_is_not_dropped(self):
+        server = self.start()
+        # A small receive buffer: the answers wait in its outbox, not in the kernel.
+        flooder, = self.join(server, 1, rcvbuf=8192)
+        extra = [Client(server.port) for _ in range(150)]
+        for c in extra:
+            self.addCleanup(c.close)
+            c.welcome()
+        for _ in extra:
+            self.assertTrue(flooder.text().endswith(" joined"))
+        flooder.send("/who\n" * 13000)  # 64 KB asking for ~16 MB: 16 times --max-queue
+        for answers in range(13000):
+            line = flooder.text(timeout=TIMEOUT)
+            self.assertIsNotNone(line, f"closed after {answers} answers")
+            self.assertTrue(line.startswith("* 151 online: "), line)
+
     def test_a_reader_keeps_up_with_a_flooder_and_is_not_dropped(self):
         server = self.start()
         flooder, reader = self.join(server, 2)
@@ -187,7 +203,8 @@ class EngineTests:
         self.assertFalse(t.is_alive(), f"the reader got {len(got)} of 200,001 lines in 90 s")
         self.assertFalse([l for l in got if l.endswith(b"(too slow)")])
         self.assertEqual(got[-1], f"<{flooder.name}> end".encode())
-        self.assertEqual(len(got), 200_001)
+        odd = [l for l in got if l != f"<{flooder.name}> a".encode()]
+        self.assertEqual(len(got), 200_001, f"lines other than the flood's: {odd[:10]}")
 
 
 class LengthReader:

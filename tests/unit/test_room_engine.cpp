@@ -252,3 +252,16 @@ TEST_CASE("queued() counts each reference put in an outbox", "[engine]") {
   r.engine.received(1, "hi\n");
   CHECK(r.engine.queued() - before == 2);  // one shared line, two outboxes
 }
+
+TEST_CASE("owes_much: half of --max-queue unsent to a client", "[engine]") {
+  EngineOptions o;
+  o.max_queue = 1000;
+  Room r(o);
+  r.join({1, 2});
+  CHECK_FALSE(r.engine.owes_much(1));
+  r.engine.received(2, std::string(600, 'x') + "\n");  // ~610 bytes owed to 1
+  CHECK(r.engine.owes_much(1));
+  CHECK_FALSE(r.engine.owes_much(2));
+  read_all(r.engine, 1);
+  CHECK_FALSE(r.engine.owes_much(1));
+}
