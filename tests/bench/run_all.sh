@@ -12,4 +12,6 @@ for bench in bulk tls group group_fair udp probe; do
   echo "=== $bench"
   "$script" "$build" || { echo "benchmark $bench failed" >&2; status=1; }
 done
+echo "=== group --ssl"
+"$here/group.sh" "$build" --ssl || { echo "benchmark group --ssl failed" >&2; status=1; }
 exit $status

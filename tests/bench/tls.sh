@@ -113,30 +113,39 @@ for rep in $(seq "$reps"); do
     rm -f "$work/cpu.server" "$work/cpu.client"
     result=$("run_$tool")
     cpu_s=$(util cpu-per-gib "$bytes" "$work/cpu.server" "$work/cpu.client")
-    echo "$tool $result $cpu_s" >>"$work/results"
+    # Each end alone too: with a core each, the busier end sets the pace.
+    cpu_send=$(util cpu-per-gib "$bytes" "$work/cpu.client")
+    cpu_recv=$(util cpu-per-gib "$bytes" "$work/cpu.server")
+    echo "$tool $result $cpu_s $cpu_send $cpu_recv" >>"$work/results"
     line="$line $tool $result"
   done
   echo "$line"
 done
 python3 - "$work/results" <<'REPORT'
 import statistics, sys
-runs, cpu = {}, {}
+runs, cpu, send, recv = {}, {}, {}, {}
 for line in open(sys.argv[1]):
-    tool, value, cpu_s = (line.split() + ["-"])[:3]
+    tool, value, cpu_s, cpu_send, cpu_recv = (line.split() + ["-"] * 3)[:5]
     runs.setdefault(tool, []).append(float(value))
-    if cpu_s != "-":
-        cpu.setdefault(tool, []).append(float(cpu_s))
+    for column, seconds in ((cpu, cpu_s), (send, cpu_send), (recv, cpu_recv)):
+        if seconds != "-":
+            column.setdefault(tool, []).append(float(seconds))
 median = {tool: statistics.median(v) for tool, v in runs.items()}
 anchor = max(median["ncat"], median["socat"])
 print()
-print("| tool | median GiB/s | min | max | vs the faster anchor | CPU s/GiB (both ends) |")
-print("| --- | ---: | ---: | ---: | ---: | ---: |")
+def cpu_median(column, tool):
+    return "%.2f" % statistics.median(column[tool]) if tool in column else "-"
+print("| tool | median GiB/s | min | max | vs the faster anchor | CPU s/GiB (both ends) "
+      "| sender | receiver |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for tool, values in runs.items():
-    print("| %s | %.2f | %.2f | %.2f | %.2f | %s |" % (
+    print("| %s | %.2f | %.2f | %.2f | %.2f | %s | %s | %s |" % (
         tool, median[tool], min(values), max(values), median[tool] / anchor,
-        "%.2f" % statistics.median(cpu[tool]) if tool in cpu else "-"))
+        cpu_median(cpu, tool), cpu_median(send, tool), cpu_median(recv, tool)))
 print()
 ratio = median["sockchat"] / anchor
 print("goal: sockchat >= 1.5 x max(ncat, socat)   %.2f x  %s"
       % (ratio, "met" if ratio >= 1.5 else "NOT met"))
+load = open("/proc/loadavg").read().split()[:3]
+print("load average at the end: %s" % " ".join(load))
 REPORT
