@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -28,6 +29,13 @@
 #include "core/tls_stream.hpp"
 
 namespace sockchat::cli {
+
+// A sender with more than a turn to say (a flood, a paste) waits while the room holds this
+// much unsent: the room then relays no faster than its readers read, and a reader that
+// keeps up is never dropped. At most hold_at_most per turn, so that one reader that has
+// stopped reading slows floods, never stops them (it is dropped at --max-queue).
+inline constexpr std::size_t backlog_hold = 64 * 1024;
+inline constexpr auto hold_at_most = std::chrono::milliseconds(100);
 
 struct GroupOptions {
   std::string host = "127.0.0.1";

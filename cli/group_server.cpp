@@ -63,6 +63,7 @@ class GroupServer : public ConsoleHooks {
   void on_console();
   void on_tick();
   void after_round();
+  bool room_is_behind();
   void admit(Socket socket, const Address& peer);
   void receive(Client& c);
   void flush(Client& c);
@@ -92,6 +93,7 @@ class GroupServer : public ConsoleHooks {
   // Clients closed in a round stay in dead_ until it ends, so these pointers stay valid.
   std::vector<Client*> touched_;                   // outboxes to flush after this round
   std::uint64_t flushed_at_ = 0;                   // engine_.queued() at the last flush
+  std::optional<Clock::time_point> behind_since_;  // backlog turns held since
   std::vector<std::pair<ClientId, bool>> closes_;  // from the engine, for settle()
   std::vector<ClientId> backlog_;                  // lines left for their next turn
   std::vector<std::unique_ptr<Client>> dead_;
@@ -308,6 +310,7 @@ void GroupServer::flush(Client& c) {
     backlog_.push_back(c.id);
     loop_.set_busy(true);
   }
+  if (!backlog_.empty() && engine_.held() <= backlog_hold) loop_.set_busy(true);
   // Ask for writability only while something waits to be written (modify() skips the
   // syscall when nothing changes). A leaving client is not read any more, nor one that
   // owes much: TCP's flow control then slows it, not the room.
@@ -325,7 +328,22 @@ void GroupServer::flush_touched() {
   flushed_at_ = engine_.queued();
 }
 
+// Backlogged senders take their turns now, or wait (held) while the readers catch up.
+bool GroupServer::room_is_behind() {
+  const auto now = Clock::now();
+  if (engine_.held() <= backlog_hold) {
+    behind_since_.reset();
+    return false;
+  }
+  if (!behind_since_) behind_since_ = now;
+  if (now - *behind_since_ < hold_at_most) return true;
+  behind_since_ = now;  // waited long enough: one turn, then wait again
+  return false;
+}
+
 void GroupServer::after_round() {
+  flush_touched();  // this round's lines first: what the readers did not take is behind
+  const bool behind = !backlog_.empty() && room_is_behind();
   // Clients with lines left get their next turn: one per round, like everyone else.
   std::vector<ClientId> waiting;
   waiting.swap(backlog_);
@@ -337,7 +355,7 @@ void GroupServer::after_round() {
       }
       continue;
     }
-    engine_.turn(id);
+    if (!behind) engine_.turn(id);
     if (engine_.has_backlog(id)) backlog_.push_back(id);
   }
   settle();
@@ -347,11 +365,12 @@ void GroupServer::after_round() {
   settle();
   flush_touched();  // the drop notices are owed to everyone else
   dead_.clear();
-  loop_.set_busy(!backlog_.empty());
-  // The tick checks idle clients, closing clients and a paused listener; with none of
-  // those, there is nothing to wake up for.
+  // Held back, the backlog waits for a reader's progress (flush() sets busy) or the tick.
+  loop_.set_busy(!backlog_.empty() && !behind);
+  // The tick checks idle clients, closing clients, a paused listener and held senders;
+  // with none of those, there is nothing to wake up for.
   loop_.set_ticking(options_.idle_timeout > 0 || closing_count_ > 0 || listener_paused_ ||
-                    handshaking_count_ > 0);
+                    handshaking_count_ > 0 || behind);
   if (console_out_ != nullptr) console_out_->flush();  // this round's console lines
 }
 
