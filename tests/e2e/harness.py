@@ -21,12 +21,12 @@ SOCKCHAT_SEED (the tutorial's Python programs).
 """
 import json
 import os
-import random
 import re
 import signal
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 
@@ -366,31 +366,10 @@ def signal_pending(pid, sig):
     return bool(mask & (1 << (sig - 1)))
 
 
-def free_port():
-    """For programs that cannot bind port 0 and say which port they got, like nc -l.
-    A port free on loopback for TCP and UDP, picked below the kernel's ephemeral range
-    (ip_local_port_range): the ports bind(0) and connect() give the tests running beside
-    this one come from that range, so none of them can take it before our program binds
-    it (a port bind(0) just returned can be handed out again at once)."""
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-        low = int(f.read().split()[0])
-    for _ in range(200):
-        port = random.randint(max(1024, low - 12000), low - 1)
-        if _port_is_free(port):
-            return port
-    with socket.socket() as s:  # nothing free down there: the kernel's choice
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _port_is_free(port):
-    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-        with socket.socket(socket.AF_INET, kind) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
+# For programs that cannot bind port 0 and say which port they got, like nc -l: a port
+# below the ephemeral range, which the lesson checker picks the same way (one function).
+sys.path.insert(0, os.path.join(HERE, "..", "..", "lessons"))
+from check_lessons import free_port  # noqa: E402
 
 
 def _listens(port):
