@@ -216,7 +216,10 @@ void GroupServer::continue_handshake(Client& c) {
     return;
   }
   --handshaking_count_;
-  if (!c.refusal && (c.refusal = full(options_, engine_.members()))) ++refused_;
+  if (!c.refusal) {
+    c.refusal = full(options_, engine_.members());  // others may have joined meanwhile
+    if (c.refusal) ++refused_;
+  }
   if (c.refusal) {  // refused: said now, inside TLS, and never joined
     refuse(c.conn, c.peer, *c.refusal, framing_);
     return close_now(c);

@@ -299,7 +299,10 @@ bool ThreadedServer::handshake(Client& c) {
   }
   std::unique_lock lock(mutex_);
   if (c.closing) return false;  // the server is shutting down
-  if (!c.refusal && (c.refusal = full(options_, engine_.members()))) ++refused_after_handshake_;
+  if (!c.refusal) {
+    c.refusal = full(options_, engine_.members());  // others may have joined meanwhile
+    if (c.refusal) ++refused_after_handshake_;
+  }
   if (c.refusal) {  // said inside TLS; it never joins
     lock.unlock();
     refuse(c.conn, c.peer, *c.refusal, framing_);

@@ -16,22 +16,10 @@ sockchat="$build/sockchat"
 reps="${REPS:-5}"
 size_gib="${SIZE_GIB:-2}"
 [ -x "$sockchat" ] || { echo "bulk.sh: no sockchat in $build (build it first)" >&2; exit 2; }
-for tool in nc socat iperf3 python3; do
-  command -v "$tool" >/dev/null || { echo "bulk.sh: $tool is missing (make bench installs it)" >&2; exit 2; }
-done
+. "$here/lib.sh"  # need_tools, zero_file, gibps
+need_tools bulk.sh nc socat iperf3 python3
 nc_bin="$(command -v nc.openbsd || command -v nc)"
-
-# The file is made once and kept: truncate makes it sparse, so reading it costs no disk.
-data_dir="${TMPDIR:-/tmp}/sockchat-bench"
-data="$data_dir/zero-${size_gib}g"
-mkdir -p "$data_dir"
-if [ ! -f "$data" ] || [ "$(stat -c %s "$data")" -ne $((size_gib << 30)) ]; then
-  truncate -s "${size_gib}G" "$data"
-fi
-bytes=$(stat -c %s "$data")
-# Read it once untimed: the first read fills the page cache (zeroed pages for the holes),
-# which would otherwise be charged to whichever tool comes first.
-cat "$data" >/dev/null
+zero_file "$size_gib"  # sets data, bytes
 
 work="$(mktemp -d)"
 pids=()
@@ -51,7 +39,6 @@ cpu() {
 util() { python3 "$here/bulk_util.py" "$@"; }
 free_port() { util free-port; }
 wait_listening() { util wait-listen "$1"; }
-gibps() { python3 -c "import sys; print('%.3f' % ($bytes / 2**30 / (float(sys.argv[2]) - float(sys.argv[1]))))" "$1" "$2"; }
 
 # Each run_X prints the GiB/s of one transfer of the file.
 # The receivers write to /dev/null, or (SINK=pipe, the *_pipe rows) into `| cat > /dev/null`:

@@ -1,5 +1,8 @@
-# lib.sh — shell helpers the group-chat benchmarks share (sourced, not run):
+# lib.sh — shell helpers the benchmarks share (sourced, not run):
 #   install_missing PKG...   apt-get install what dpkg says is missing (sudo unless root)
+#   need_tools SCRIPT TOOL...  exit 2 naming the first TOOL not on PATH
+#   zero_file GIB            sets data (a kept, sparse file of GIB GiB of zeros) and bytes
+#   gibps T0 T1              GiB/s of $bytes moved between times T0 and T1 (seconds)
 #   free_port                a port the kernel picks for a bind to 127.0.0.1:0
 #   wait_listening PORT      until something LISTENs there, or the server ($server_pid) died
 #   stop_server              ends the server $server_pid by its PID and reaps it
@@ -18,6 +21,33 @@ install_missing() {
   local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -qq &&
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+}
+
+need_tools() {  # SCRIPT TOOL...
+  local script="$1" tool
+  shift
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null ||
+      { echo "$script: $tool is missing (make bench installs it)" >&2; exit 2; }
+  done
+}
+
+# Made once and kept: truncate makes it sparse, so reading it costs no disk. Read once
+# untimed: the first read fills the page cache (zeroed pages for the holes), which would
+# otherwise be charged to whichever tool comes first.
+zero_file() {  # GIB
+  local dir="${TMPDIR:-/tmp}/sockchat-bench"
+  data="$dir/zero-${1}g"
+  mkdir -p "$dir"
+  if [ ! -f "$data" ] || [ "$(stat -c %s "$data")" -ne $(($1 << 30)) ]; then
+    truncate -s "${1}G" "$data"
+  fi
+  bytes=$(stat -c %s "$data")
+  cat "$data" >/dev/null
+}
+
+gibps() {  # T0 T1
+  python3 -c "import sys; print('%.3f' % ($bytes / 2**30 / (float(sys.argv[2]) - float(sys.argv[1]))))" "$1" "$2"
 }
 
 free_port() {

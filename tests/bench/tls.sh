@@ -19,18 +19,9 @@ sockchat="$build/sockchat"
 reps="${REPS:-5}"
 size_gib="${SIZE_GIB:-1}"
 [ -x "$sockchat" ] || { echo "tls.sh: no sockchat in $build (build it first)" >&2; exit 2; }
-for tool in ncat socat openssl python3; do
-  command -v "$tool" >/dev/null || { echo "tls.sh: $tool is missing (make bench installs it)" >&2; exit 2; }
-done
-
-data_dir="${TMPDIR:-/tmp}/sockchat-bench"
-data="$data_dir/zero-${size_gib}g"
-mkdir -p "$data_dir"
-if [ ! -f "$data" ] || [ "$(stat -c %s "$data")" -ne $((size_gib << 30)) ]; then
-  truncate -s "${size_gib}G" "$data"
-fi
-bytes=$(stat -c %s "$data")
-cat "$data" >/dev/null  # fill the page cache untimed
+. "$here/lib.sh"  # need_tools, zero_file, gibps
+need_tools tls.sh ncat socat openssl python3
+zero_file "$size_gib"  # sets data, bytes
 
 work="$(mktemp -d)"
 pids=()
@@ -53,7 +44,6 @@ cpu() {
   if [ -x /usr/bin/time ]; then /usr/bin/time -f "%U %S" -o "$out" "$@"; else "$@"; fi
 }
 util() { python3 "$here/bulk_util.py" "$@"; }
-gibps() { python3 -c "import sys; print('%.3f' % ($bytes / 2**30 / (float(sys.argv[2]) - float(sys.argv[1]))))" "$1" "$2"; }
 
 failed() { echo "tls.sh: $1 failed" >&2; exit 1; }  # a run that moved nothing is no result
 
