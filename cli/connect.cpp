@@ -102,12 +102,14 @@ ChatResult chat_over_tls(const TlsContext& context, Socket& sock, const Address&
 
 int run_connect(const ConnectOptions& o) {
   // Ctrl-C while connecting (and during a TLS handshake) simply exits: nothing to undo yet.
-  // chat() arms it.
+  // Over plain TCP it is armed before "connected" is printed, so whoever saw that line also
+  // sees the "closed" summary, however soon a signal comes; over TLS chat() arms it.
   StopSignals stop(false);
   const std::vector<Address> addresses = targets(o);
   const std::optional<TlsContext> tls = client_tls(o.tls);  // a bad --ssl-trustfile: exit 2
   const Timeout mode = o.mode.to_timeout();
   auto [sock, peer] = connect_any(addresses, mode);
+  if (!tls) stop.arm();
   notice({{"event", "connected"}, {"peer", peer.to_string()}},
          fmt::format("connected to {}", peer.to_string()));
   const ChatOptions chat_options{*parse_framing(o.framing), o.nick, mode};

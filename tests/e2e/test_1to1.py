@@ -644,6 +644,24 @@ class Signals(unittest.TestCase):
                         s.close()
             self.assertEqual((status, out, err), (0, b"", b""))
 
+    def test_a_signal_right_after_connected_still_prints_the_summary(self):
+        # Whoever read "connected" must also read "closed", however soon the signal comes
+        # (lesson 05 stops a client with `timeout 2` on a loaded machine).
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(8)
+            port = listener.getsockname()[1]
+            for sig in (signal.SIGINT, signal.SIGTERM) * 3:
+                client = connect("127.0.0.1", str(port), stdin=subprocess.DEVNULL)
+                client.wait_for(rb"connected to ")
+                client.proc.send_signal(sig)
+                status, _, err = client.finish()
+                listener.accept()[0].close()
+                self.assertEqual(status, 0)
+                self.assertRegex(err, rb"connected to 127\.0\.0\.1:\d+\n"
+                                      rb"connection to 127\.0\.0\.1:\d+ closed "
+                                      rb"\(0 bytes sent, 0 received\)\n$")
+
     def test_a_signal_ends_the_servers_chat_and_the_client_sees_the_end(self):
         for sig in (signal.SIGINT, signal.SIGTERM):
             server, port = serve()
