@@ -19,6 +19,10 @@ kernel decides (a TIME_WAIT entry, say): its first step whose command starts wit
 states that condition. If that step's output differs, the rest of the block is reported
 as not checked, with the reason, instead of failing; every other step still must match.
 
+A step whose command starts with "ss " reads kernel state that changes on the kernel's own
+time (a FIN's ACK may be delayed 40 ms, a timer fires): it is run again, every 50 ms for up
+to 3 s, until its output matches; only then does it fail.
+
 Matching: a line that is only "..." matches any number of lines; "..." inside a line
 matches any text. Runs of blanks compare equal, trailing blanks and strace-like timings
 (" <0.25s>") are ignored. The
@@ -61,6 +65,8 @@ JOB_RE = re.compile(r"^(kill(?: -(?:INT|TERM|HUP|KILL))?|wait)(?: %(\d+))?$")
 COMMAND_TIMEOUT = 20.0  # seconds any one command may run
 BUILTIN_WAIT = 10.0  # seconds to wait for a job's lines, or for it to exit
 PRINT_GRACE = 3.0  # seconds a job gets to print its expected lines before `kill`
+SETTLE = 3.0  # seconds an `ss` step may take to see the state the lesson shows
+SETTLE_COMMANDS = ("ss ",)
 SHOW = False  # --show: print what every command printed (for lesson authors)
 
 
@@ -316,6 +322,18 @@ def show(command, lines):
 
 
 def run_foreground(step, command, expected, cwd, env):
+    settles = command.startswith(SETTLE_COMMANDS)
+    deadline = time.monotonic() + SETTLE
+    while True:
+        out = run_once(step, command, expected, cwd, env)
+        if match(expected, out):
+            return
+        if not settles or time.monotonic() > deadline:
+            raise Failure(report(step, "output differs", expected, out))
+        time.sleep(0.05)  # the kernel's state, polled with a deadline
+
+
+def run_once(step, command, expected, cwd, env):
     try:
         proc = subprocess.run(["bash", "-c", command], cwd=cwd, env=env,
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -326,8 +344,7 @@ def run_foreground(step, command, expected, cwd, env):
     except subprocess.TimeoutExpired as e:
         out = (e.stdout or b"").decode("utf-8", "replace").splitlines()
         raise Failure(report(step, f"timed out after {COMMAND_TIMEOUT:g} s", expected, out))
-    if not match(expected, out):
-        raise Failure(report(step, "output differs", expected, out))
+    return out
 
 
 def wait_for_lines(step, job, expected):
@@ -551,6 +568,20 @@ class SelfTest(unittest.TestCase):
                          f"ip netns add sc-router{NETNS_SUFFIX}")
         self.assertTrue(parse("t", "```console netns\n$ true\n```\n")[0].netns)
         self.assertFalse(parse("t", "```console\n$ true\n```\n")[0].netns)
+
+    def test_an_ss_step_is_polled_until_the_state_shows(self):
+        # A stand-in `ss` whose state appears only at its third call.
+        bin_dir = tempfile.mkdtemp(prefix="fake-ss-")
+        self.addCleanup(shutil.rmtree, bin_dir)
+        with open(os.path.join(bin_dir, "ss"), "w") as f:
+            f.write("#!/bin/sh\necho x >> calls\n"
+                    "[ $(wc -l < calls) -ge 3 ] && echo FIN-WAIT-2\nexit 0\n")
+        os.chmod(os.path.join(bin_dir, "ss"), 0o755)
+        env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ["PATH"])
+        run_block(parse("t", "```console\n$ ss -t\nFIN-WAIT-2\n```\n")[0], env)
+        with self.assertRaises(Failure):  # other commands are run once
+            run_block(parse("t", "```console\n$ sh -c 'ss -t'\nFIN-WAIT-2\n```\n")[0],
+                      env)
 
     def test_a_block_runs_jobs_and_checks_output(self):
         env = dict(os.environ)
