@@ -46,6 +46,7 @@ struct Client {
   bool closed = false;             // closed in this round; freed after it
   bool touched = false;            // its outbox has new lines this round
   bool writable_wanted = false;
+  bool gone = false;                   // a send failed: closed at the next settle()
   bool parked = false;                 // has a backlog but owes_much(): its turns wait for flush()
   std::optional<std::string> refusal;  // --ssl: told this after its handshake, then closed
 };
@@ -97,9 +98,11 @@ class GroupServer : public ConsoleHooks {
   std::unordered_map<ClientId, std::unique_ptr<Client>> clients_;
   // Clients closed in a round stay in dead_ until it ends, so these pointers stay valid.
   std::vector<Client*> touched_;                   // outboxes to flush after this round
+  std::vector<Client*> flushing_;                  // flush_touched()'s pass (reused)
   std::uint64_t flushed_at_ = 0;                   // engine_.queued() at the last flush
   std::optional<Clock::time_point> behind_since_;  // backlog turns held since
   std::vector<std::pair<ClientId, bool>> closes_;  // from the engine, for settle()
+  std::vector<ClientId> failures_;                 // sends that failed, for settle()
   std::vector<ClientId> backlog_;                  // lines left for their next turn
   std::vector<std::unique_ptr<Client>> dead_;
   std::vector<std::string_view> pieces_;  // reused by flush()
@@ -234,7 +237,8 @@ void GroupServer::continue_handshake(Client& c) {
 void GroupServer::on_client(Client& c, unsigned events) {
   if (c.conn.handshaking()) return continue_handshake(c);
   if ((events & Writable) != 0) flush(c);
-  if ((events & Readable) != 0 && !c.closing && !c.closed) receive(c);
+  if ((events & Readable) != 0 && !c.closing && !c.closed && !c.gone) receive(c);
+  settle();
 }
 
 void GroupServer::receive(Client& c) {
@@ -280,7 +284,13 @@ void GroupServer::close(ClientId id, bool flush_first) {
 }
 
 void GroupServer::settle() {
-  while (!closes_.empty()) {
+  while (!failures_.empty() || !closes_.empty()) {
+    if (!failures_.empty()) {
+      std::vector<ClientId> failures;
+      failures.swap(failures_);
+      engine_.failed(failures);  // its close() hooks land in closes_
+      continue;
+    }
     const auto [id, flush_first] = closes_.back();
     closes_.pop_back();
     Client* c = find(id);
@@ -305,9 +315,11 @@ void GroupServer::flush(Client& c) {
     } catch (const WouldBlockError&) {
       // The kernel's send buffer is full: wait for writability below.
     } catch (const SocketError&) {
-      // EPIPE, ECONNRESET: it is gone.
-      engine_.failed(c.id);
-      return settle();
+      // EPIPE, ECONNRESET: it is gone. The room hears at the next settle(), together with
+      // everyone else found gone meanwhile (a mass disconnect: see RoomEngine::failed).
+      failures_.push_back(c.id);
+      c.gone = true;
+      return;
     }
   }
   const bool empty = outbox == nullptr || outbox->empty();
@@ -327,12 +339,17 @@ void GroupServer::flush(Client& c) {
 }
 
 void GroupServer::flush_touched() {
-  for (std::size_t i = 0; i < touched_.size(); ++i) {  // flush() may add to touched_
-    Client* c = touched_[i];
-    c->touched = false;
-    if (!c->closed && !c->writable_wanted) flush(*c);  // else the Writable event will do it
+  // A pass sends to each touched client; the ones found gone leave together after it, and
+  // their notices touch the rest for another pass. Each client is found gone only once.
+  while (!touched_.empty()) {
+    flushing_.clear();
+    flushing_.swap(touched_);
+    for (Client* c : flushing_) {
+      c->touched = false;
+      if (!c->closed && !c->gone && !c->writable_wanted) flush(*c);  // else Writable will
+    }
+    settle();
   }
-  touched_.clear();
   flushed_at_ = engine_.queued();
 }
 
@@ -465,6 +482,7 @@ void GroupServer::shut_down() {
     }
     close_now(*c);
   }
+  settle();  // sends that failed above: already closed, the engine forgets them
   loop_.stop();
 }
 

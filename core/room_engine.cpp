@@ -74,6 +74,18 @@ void RoomEngine::failed(ClientId id) {
   if (c != nullptr && !c->dropped) drop(id, *c, LeaveReason::error);
 }
 
+void RoomEngine::failed(const std::vector<ClientId>& ids) {
+  std::vector<ClientId> gone;
+  for (ClientId id : ids) {
+    Client* c = find(id);
+    if (c != nullptr && close_dropped(id, *c)) gone.push_back(id);  // queue() skips them now
+  }
+  if (stopping_) return;
+  Outcome out;
+  for (ClientId id : gone) room_.leave(id, LeaveReason::error, out);
+  apply(out);
+}
+
 void RoomEngine::idle(ClientId id) {
   Client* c = find(id);
   if (c == nullptr || c->closing || c->dropped || stopping_) return;
@@ -241,13 +253,18 @@ void RoomEngine::sent(ClientId id, std::size_t bytes) {
 // Out of the room ("* NAME dropped (too slow)" to the others) and closed with whatever it
 // had not read. A client already leaving is just closed: the room heard about it.
 void RoomEngine::drop(ClientId id, Client& c, LeaveReason why) {
-  c.dropped = true;
-  c.outbox.clear(held_);
-  hooks_.close(id, false);
-  if (stopping_) return;
+  if (!close_dropped(id, c) || stopping_) return;
   Outcome out;  // apply() may be running on outcome_ further up
   room_.leave(id, why, out);
   apply(out);
+}
+
+bool RoomEngine::close_dropped(ClientId id, Client& c) {
+  if (c.dropped) return false;
+  c.dropped = true;
+  c.outbox.clear(held_);
+  hooks_.close(id, false);
+  return true;
 }
 
 void RoomEngine::drop_slow() {

@@ -70,8 +70,12 @@ class RoomEngine {
   // Half of --max-queue is owed to it (its own /who answers, or a room it reads slowly):
   // take no turn and read nothing of it until it has read, or it asks its way to a drop.
   bool owes_much(ClientId id) const;
-  void end_of_stream(ClientId id);       // recv() returned 0
-  void failed(ClientId id);              // recv() or send() failed: closed now
+  void end_of_stream(ClientId id);  // recv() returned 0
+  void failed(ClientId id);         // recv() or send() failed: closed now
+  // Several found dead in one pass over the sockets: all are out before any notice goes,
+  // so none is sent another's "left" (a thousand clients gone at once would otherwise
+  // cost a million references, half a million of them to the dead).
+  void failed(const std::vector<ClientId>& ids);
   void idle(ClientId id);                // silent too long (--idle-timeout)
   void announce(std::string_view text);  // a console line: "<server> TEXT"
   void shutdown();                       // "* server shutting down"; no chat line after it
@@ -111,7 +115,8 @@ class RoomEngine {
   void queue(ClientId id, Client& c, const LineRef& line);
   void drop_slow();
   void drop(ClientId id, Client& c, LeaveReason why);
-  void end(ClientId id, Client& c);  // left the room: close once its outbox is sent
+  bool close_dropped(ClientId id, Client& c);  // first half of drop(): false if done before
+  void end(ClientId id, Client& c);            // left the room: close once its outbox is sent
 
   EngineOptions options_;
   Hooks& hooks_;

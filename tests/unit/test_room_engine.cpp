@@ -245,6 +245,21 @@ TEST_CASE("a failed client leaves with its outbox freed", "[engine]") {
   CHECK(r.engine.members() == 1);
 }
 
+TEST_CASE("clients that failed together are not sent each other's notices", "[engine]") {
+  Room r;
+  r.join({1, 2, 3, 4, 5});
+  const auto before = r.engine.queued();
+  r.engine.failed(std::vector<ClientId>{1, 2, 3});
+  CHECK(r.engine.queued() - before == 6);  // three notices to 4 and 5 only (one by one: 9)
+  for (ClientId id : {1, 2, 3}) CHECK(r.engine.outbox(id)->empty());
+  CHECK(read_all(r.engine, 4) == "* guest1 left\n* guest2 left\n* guest3 left\n");
+  CHECK(read_all(r.engine, 5) == "* guest1 left\n* guest2 left\n* guest3 left\n");
+  CHECK(r.engine.members() == 2);
+  r.engine.failed(std::vector<ClientId>{1, 4});  // 1 again: closed once, said once
+  CHECK(read_all(r.engine, 5) == "* guest4 left\n");
+  CHECK(r.engine.totals().dropped == 0);  // a failure is a leave, not a drop
+}
+
 TEST_CASE("queued() counts each reference put in an outbox", "[engine]") {
   Room r;
   r.join({1, 2, 3});
