@@ -12,13 +12,22 @@
 namespace sockchat::cli {
 
 StdinBytes::StdinBytes(Socket* plain)
-    : plain_(plain), file_(plain != nullptr && stdin_is_a_file()), buffer_(kChunk) {
+    : plain_(plain),
+      file_(plain != nullptr && stdin_is_a_file()),
+      mapped_(plain == nullptr ? MappedStdin::open() : std::nullopt),
+      buffer_(kChunk) {
   widen_pipe(STDIN_FILENO);
 }
 
 std::optional<std::size_t> StdinBytes::read() {
+  if (mapped_) {
+    pos_ = 0;
+    data_ = mapped_->next();
+    if (!data_.empty()) return data_.size();
+    mapped_.reset();  // all that was there at the start: read() whatever came since
+  }
   const auto n = read_stdin(buffer_.data(), buffer_.size());
-  if (n) pos_ = 0, len_ = *n;
+  if (n) pos_ = 0, data_ = {buffer_.data(), *n};
   return n;
 }
 

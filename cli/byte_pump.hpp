@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cli/splice_out.hpp"
+#include "cli/stdio.hpp"
 #include "core/byte_stream.hpp"
 #include "core/socket.hpp"
 #include "core/wait.hpp"
@@ -33,12 +34,13 @@ class StdinBytes {
   explicit StdinBytes(Socket* plain);
 
   // Read from stdin and not sent yet: send it before reading more.
-  std::string_view unsent() const { return {buffer_.data() + pos_, len_ - pos_}; }
+  std::string_view unsent() const { return data_.substr(pos_); }
   void sent(std::size_t n) { pos_ += n; }
-  void drop() { pos_ = len_; }  // the peer is gone: nobody reads the rest
+  void drop() { pos_ = data_.size(); }  // the peer is gone: nobody reads the rest
 
-  // One read(2) into the buffer, sent from where it lies (no copy). The byte count, 0 at
-  // end of input, nullopt if nothing was there.
+  // One read(2) into the buffer, sent from where it lies (no copy), or over TLS the next
+  // window of a file on stdin (MappedStdin). The byte count, 0 at end of input, nullopt
+  // if nothing was there.
   std::optional<std::size_t> read();
 
   // stdin is a regular file: the loop calls send_file() when the socket is writable,
@@ -52,8 +54,10 @@ class StdinBytes {
   Socket* plain_;
   bool file_;
   bool sent_from_file_ = false;
+  std::optional<MappedStdin> mapped_;
   std::vector<char> buffer_;
-  std::size_t pos_ = 0, len_ = 0;
+  std::string_view data_;  // what the last read() got: in buffer_ or in mapped_'s window
+  std::size_t pos_ = 0;    // bytes of it sent
 };
 
 // The peer → stdout, unchanged.

@@ -49,6 +49,12 @@ def connect(*args, **kwargs):
     return Proc([SOCKCHAT, "connect", *args], **kwargs)
 
 
+def blocked_writing_a_pipe(pid):
+    """True while process `pid` sleeps in write(2) on a full pipe (the kernel's wchan)."""
+    with open("/proc/%d/wchan" % pid) as f:
+        return "pipe_write" in f.read()
+
+
 def python_client(port, cafile=None, host="localhost"):
     ctx = ssl.create_default_context(cafile=cafile)
     if cafile is None:
@@ -142,6 +148,45 @@ class SockchatBothEnds(unittest.TestCase):
         self.assertEqual((s_status, c_status), (0, 0))
         self.assertEqual(s_out, data)
         self.assertEqual(c_out, data[::-1])
+
+    def test_a_file_on_stdin_goes_whole_from_where_its_offset_stands(self):
+        # Over TLS a file on stdin is read through mmap windows (8 MiB): this one spans
+        # two, and its first 1,000 bytes were read before sockchat started.
+        directory = tempfile.mkdtemp(prefix="sockchat-tls-file-")
+        self.addCleanup(shutil.rmtree, directory)
+        path = os.path.join(directory, "data")
+        data = os.urandom(9 * 2**20 + 123)
+        with open(path, "wb") as f:
+            f.write(data)
+        server, port, flags = serve(stdin=subprocess.DEVNULL)
+        with open(path, "rb", buffering=0) as f:
+            f.read(1000)
+            client = connect("127.0.0.1", str(port), *flags, stdin=f)
+            c_status, _, c_err = client.finish(timeout=30)
+        s_status, s_out, _ = server.finish(timeout=30)
+        self.assertEqual((c_status, s_status), (0, 0), c_err)
+        self.assertEqual(s_out, data[1000:])
+
+    def test_a_file_that_shrinks_while_sent_is_a_one_line_error(self):
+        directory = tempfile.mkdtemp(prefix="sockchat-tls-file-")
+        self.addCleanup(shutil.rmtree, directory)
+        path = os.path.join(directory, "data")
+        with open(path, "wb") as f:
+            f.truncate(64 * 2**20)  # sparse: zeros, no disk
+        # The server reads one piece, then nobody reads its stdout: the client stalls
+        # with most of the file unsent, and the file is cut short under its mapping.
+        server, port, flags = serve(stdin=subprocess.DEVNULL, hold_stdout=True)
+        with open(path, "rb") as f:
+            client = connect("127.0.0.1", str(port), *flags, stdin=f)
+        stuck = lambda: len(server.out) > 0 and blocked_writing_a_pipe(server.proc.pid)
+        self.assertTrue(harness.eventually(stuck), "the server never blocked in write()")
+        os.truncate(path, 0)
+        server.release.set()
+        status, _, err = client.finish(timeout=30)
+        self.assertEqual(status, 1)
+        self.assertEqual(err.splitlines()[-1],
+                         b"sockchat: stdin: the file shrank while it was being sent")
+        server.finish(timeout=30)
 
     def test_nonblocking_and_timeout_modes_both_ends(self):
         for mode in (["--nonblocking"], ["--timeout", "5"]):
