@@ -97,7 +97,12 @@ std::string_view MappedStdin::next() {
   length_ = static_cast<std::size_t>(std::min(end_ - start, kWindow));
   void* window =
       ::mmap(nullptr, length_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, STDIN_FILENO, start);
-  if (window == MAP_FAILED) throw_socket_error("mmap", "stdin", errno);
+  if (window == MAP_FAILED) {
+    // Some regular files take no mapping (sysfs: ENODEV): read() them from here on.
+    ::lseek(STDIN_FILENO, offset_, SEEK_SET);
+    end_ = offset_;
+    return {};
+  }
   window_ = window;
   offset_ = start + static_cast<off_t>(length_);
   ::lseek(STDIN_FILENO, offset_, SEEK_SET);  // read() goes on from here if the file grew

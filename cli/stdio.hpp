@@ -33,8 +33,8 @@ class MappedStdin {
   MappedStdin(MappedStdin&& other) noexcept;
   MappedStdin& operator=(MappedStdin&&) = delete;
   ~MappedStdin();
-  // The next window of the file, empty once the size seen at open() is reached; stdin's
-  // file offset is then there, for read() to go on from.
+  // The next window of the file, empty once the size seen at open() is reached or if the
+  // file cannot be mapped; stdin's file offset is then where read() goes on from.
   std::string_view next();
 
  private:

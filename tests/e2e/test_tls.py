@@ -167,6 +167,23 @@ class SockchatBothEnds(unittest.TestCase):
         self.assertEqual((c_status, s_status), (0, 0), c_err)
         self.assertEqual(s_out, data[1000:])
 
+    def test_a_file_that_takes_no_mapping_is_read_instead(self):
+        # sysfs files are regular files of "4096 bytes" that mmap(2) refuses (ENODEV).
+        paths = ["/sys/kernel/mm/transparent_hugepage/enabled", "/sys/kernel/uevent_helper",
+                 "/sys/kernel/profiling"]
+        path = next((p for p in paths if os.access(p, os.R_OK)), None)
+        if path is None:
+            self.skipTest("no readable sysfs file here")
+        with open(path, "rb") as f:
+            expected = f.read()
+        server, port, flags = serve(stdin=subprocess.DEVNULL)
+        with open(path, "rb") as f:
+            client = connect("127.0.0.1", str(port), *flags, stdin=f)
+            c_status, _, c_err = client.finish()
+        s_status, s_out, _ = server.finish()
+        self.assertEqual((c_status, s_status), (0, 0), c_err)
+        self.assertEqual(s_out, expected)
+
     def test_a_file_that_shrinks_while_sent_is_a_one_line_error(self):
         directory = tempfile.mkdtemp(prefix="sockchat-tls-file-")
         self.addCleanup(shutil.rmtree, directory)
