@@ -73,12 +73,18 @@ std::optional<MappedStdin> MappedStdin::open() {
 }
 
 MappedStdin::MappedStdin(MappedStdin&& other) noexcept
-    : offset_(other.offset_), end_(other.end_), window_(other.window_), length_(other.length_) {
+    : offset_(other.offset_),
+      end_(other.end_),
+      window_(other.window_),
+      length_(other.length_),
+      owner_(other.owner_) {
   other.window_ = nullptr;
+  other.owner_ = false;
 }
 
 MappedStdin::~MappedStdin() {
   unmap();
+  if (owner_) std::signal(SIGBUS, SIG_DFL);  // a SIGBUS from now on is not about stdin
 }
 
 void MappedStdin::unmap() {

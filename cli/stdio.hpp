@@ -44,6 +44,7 @@ class MappedStdin {
   off_t end_;     // the file's size at open()
   void* window_ = nullptr;
   std::size_t length_ = 0;
+  bool owner_ = true;  // of the SIGBUS handler (false once moved from)
 };
 
 }  // namespace sockchat::cli
