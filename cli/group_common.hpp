@@ -35,6 +35,12 @@ namespace sockchat::cli {
 // keeps up is never dropped. At most hold_at_most per turn, so that one reader that has
 // stopped reading slows floods, never stops them (it is dropped at --max-queue).
 inline constexpr std::size_t backlog_hold = 64 * 1024;
+// --io threads: each writer thread moves its outbox into the kernel as soon as lines come,
+// so the room holds less for the same backlog, and 64 KiB let a flood through at 364k
+// lines/s to each member (the event loops: 160k), a paced line's p99 six times its quiet
+// one. 8 KiB gives the event loops' rate; the cost is a lone sender's burst: 1 x 2,000
+// lines to 1,000 readers at about half the speed (docs/benchmarks.md, fairness).
+inline constexpr std::size_t backlog_hold_threads = 8 * 1024;
 inline constexpr auto hold_at_most = std::chrono::milliseconds(100);
 
 struct GroupOptions {

@@ -98,7 +98,7 @@ class ThreadedServer : public ConsoleHooks {
 
   std::mutex mutex_;  // guards engine_, clients_, and every client's flags
   std::condition_variable writer_finished_;
-  std::condition_variable room_drained_;  // held() fell to backlog_hold: floods go on
+  std::condition_variable room_drained_;  // held() fell to backlog_hold_threads: floods go on
   RoomEngine engine_;
   std::unordered_map<ClientId, std::unique_ptr<Client>> clients_;
 };
@@ -350,7 +350,7 @@ LeaveReason ThreadedServer::read_until_gone(Client& c) {
       wait_for_own_outbox(c, lock);
       // As on the event loops: the next turn of a flood waits while the room is behind.
       room_drained_.wait_for(lock, hold_at_most,
-                             [&] { return c.closing || engine_.held() <= backlog_hold; });
+                             [&] { return c.closing || engine_.held() <= backlog_hold_threads; });
       if (c.closing) return LeaveReason::quit;
       engine_.turn(c.id);
     }
@@ -391,7 +391,7 @@ void ThreadedServer::write_loop(Client& c) {
     }
     engine_.sent(c.id, sent);
     c.drained.notify_one();
-    if (engine_.held() <= backlog_hold) room_drained_.notify_all();
+    if (engine_.held() <= backlog_hold_threads) room_drained_.notify_all();
     engine_.enforce_total();  // --max-total-queue, now that this writer had its chance
   }
   c.writer_done = true;
