@@ -316,11 +316,7 @@ bool ThreadedServer::handshake(Client& c) {
 // faster than its writer sends: it would be dropped "too slow" although it reads. So its
 // reader takes no turn while half of --max-queue waits for it; TCP slows the asker.
 void ThreadedServer::wait_for_own_outbox(Client& c, std::unique_lock<std::mutex>& lock) {
-  c.drained.wait(lock, [&] {
-    const Outbox* outbox = engine_.outbox(c.id);
-    return c.closing || c.writer_done || outbox == nullptr ||
-           outbox->pending() <= options_.max_queue / 2;
-  });
+  c.drained.wait(lock, [&] { return c.closing || c.writer_done || !engine_.owes_much(c.id); });
 }
 
 LeaveReason ThreadedServer::read_until_gone(Client& c) {

@@ -16,7 +16,7 @@ sockchat="$build/sockchat"
 reps="${REPS:-5}"
 size_gib="${SIZE_GIB:-2}"
 [ -x "$sockchat" ] || { echo "bulk.sh: no sockchat in $build (build it first)" >&2; exit 2; }
-. "$here/lib.sh"  # need_tools, zero_file, gibps
+. "$here/lib.sh"  # need_tools, zero_file, gibps, free_port
 need_tools bulk.sh nc socat iperf3 python3
 nc_bin="$(command -v nc.openbsd || command -v nc)"
 zero_file "$size_gib"  # sets data, bytes
@@ -37,7 +37,6 @@ cpu() {
   if [ -x /usr/bin/time ]; then /usr/bin/time -f "%U %S" -o "$out" "$@"; else "$@"; fi
 }
 util() { python3 "$here/bulk_util.py" "$@"; }
-free_port() { util free-port; }
 wait_listening() { util wait-listen "$1"; }
 
 # Each run_X prints the GiB/s of one transfer of the file.

@@ -1,6 +1,5 @@
 """Helpers for bulk.sh (standard library only).
 
-  bulk_util.py free-port              a loopback port nobody uses right now
   bulk_util.py wait-listen PORT       until something listens on PORT (never connects:
                                       nc -l serves only its first connection)
   bulk_util.py wait-line FILE REGEX   until FILE has a line matching REGEX; prints group 1
@@ -10,18 +9,11 @@
 Every wait polls its condition under a 10 s deadline.
 """
 import re
-import socket
 import statistics
 import sys
 import time
 
 DEADLINE = 10.0
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        print(s.getsockname()[1])
 
 
 def listening(port):
@@ -94,9 +86,7 @@ def report(path):
 
 def main():
     command, args = sys.argv[1], sys.argv[2:]
-    if command == "free-port":
-        free_port()
-    elif command == "wait-listen":
+    if command == "wait-listen":
         poll(lambda: listening(int(args[0])), "a listener on port %s" % args[0])
     elif command == "wait-line":
         wait_line(args[0], args[1])

@@ -19,7 +19,7 @@ sockchat="$build/sockchat"
 reps="${REPS:-5}"
 size_gib="${SIZE_GIB:-1}"
 [ -x "$sockchat" ] || { echo "tls.sh: no sockchat in $build (build it first)" >&2; exit 2; }
-. "$here/lib.sh"  # need_tools, zero_file, gibps
+. "$here/lib.sh"  # need_tools, zero_file, gibps, free_port
 need_tools tls.sh ncat socat openssl python3
 zero_file "$size_gib"  # sets data, bytes
 
@@ -64,7 +64,7 @@ run_sockchat() {
 }
 run_ncat() {
   local port start end
-  port=$(util free-port)
+  port=$(free_port)
   cpu "$work/cpu.server" ncat --ssl --ssl-cert "$cert" --ssl-key "$key" --recv-only \
     -l 127.0.0.1 "$port" >/dev/null 2>"$work/ncat.err" &
   local server=$!
@@ -80,7 +80,7 @@ run_ncat() {
 }
 run_socat() {
   local port start end
-  port=$(util free-port)
+  port=$(free_port)
   cpu "$work/cpu.server" socat -u \
     "OPENSSL-LISTEN:$port,bind=127.0.0.1,reuseaddr,cert=$cert,key=$key,verify=0" OPEN:/dev/null &
   local server=$!

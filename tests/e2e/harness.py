@@ -372,6 +372,12 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "lessons"))
 from check_lessons import free_port  # noqa: E402
 
 
+def blocked_writing_a_pipe(pid):
+    """True while process `pid` sleeps in write(2) on a full pipe (the kernel's wchan)."""
+    with open("/proc/%d/wchan" % pid) as f:
+        return "pipe_write" in f.read()
+
+
 def _listens(port):
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:

@@ -613,12 +613,6 @@ def syn_sent_to(port):
     return False
 
 
-def blocked_writing_a_pipe(pid):
-    """True while process `pid` sleeps in write(2) on a full pipe (the kernel's wchan)."""
-    with open("/proc/%d/wchan" % pid) as f:
-        return "pipe_write" in f.read()
-
-
 class Signals(unittest.TestCase):
     """Ctrl-C (SIGINT) and SIGTERM, core/signals.hpp's rules: before the connection
     exists a signal exits at once; then the first ends the conversation cleanly, a second
@@ -683,7 +677,7 @@ class Signals(unittest.TestCase):
         pid = server.proc.pid
         # Stuck for good only once the test's reader took its one piece of stdout: until
         # then, that read could still make room and let the write finish.
-        stuck = lambda: len(server.out) > 0 and blocked_writing_a_pipe(pid)
+        stuck = lambda: len(server.out) > 0 and harness.blocked_writing_a_pipe(pid)
         with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
             s.setblocking(False)
             block = b"x" * 65536

@@ -49,12 +49,6 @@ def connect(*args, **kwargs):
     return Proc([SOCKCHAT, "connect", *args], **kwargs)
 
 
-def blocked_writing_a_pipe(pid):
-    """True while process `pid` sleeps in write(2) on a full pipe (the kernel's wchan)."""
-    with open("/proc/%d/wchan" % pid) as f:
-        return "pipe_write" in f.read()
-
-
 def python_client(port, cafile=None, host="localhost"):
     ctx = ssl.create_default_context(cafile=cafile)
     if cafile is None:
@@ -195,7 +189,7 @@ class SockchatBothEnds(unittest.TestCase):
         server, port, flags = serve(stdin=subprocess.DEVNULL, hold_stdout=True)
         with open(path, "rb") as f:
             client = connect("127.0.0.1", str(port), *flags, stdin=f)
-        stuck = lambda: len(server.out) > 0 and blocked_writing_a_pipe(server.proc.pid)
+        stuck = lambda: len(server.out) > 0 and harness.blocked_writing_a_pipe(server.proc.pid)
         self.assertTrue(harness.eventually(stuck), "the server never blocked in write()")
         os.truncate(path, 0)
         server.release.set()
