@@ -174,7 +174,10 @@ void RoomEngine::handle(ClientId id, Client& c, std::size_t budget) {
 void RoomEngine::say_lines(ClientId id, std::string_view text) {
   if (options_.framing == Framing::length) return room_.receive(id, text, outcome_);
   while (!text.empty() && !outcome_.quit) {
-    const std::size_t end = std::min(text.find_first_of("\r\n"), text.size());
+    // A loop, not find_first_of("\r\n"): that calls memchr on the set for every byte.
+    const auto stop =
+        std::find_if(text.begin(), text.end(), [](char ch) { return ch == '\r' || ch == '\n'; });
+    const auto end = static_cast<std::size_t>(stop - text.begin());
     room_.receive(id, text.substr(0, end), outcome_);  // an empty line says nothing
     text.remove_prefix(std::min(end + 1, text.size()));
   }

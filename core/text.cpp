@@ -46,6 +46,11 @@ bool valid_utf8(std::string_view bytes) {
 std::string visible(std::string_view bytes, bool keep_newlines) {
   std::string out;
   out.reserve(bytes.size());
+  append_visible(out, bytes, keep_newlines);
+  return out;
+}
+
+void append_visible(std::string& out, std::string_view bytes, bool keep_newlines) {
   for (std::size_t i = 0; i < bytes.size();) {
     // Printable ASCII, most of any chat, goes through as one run.
     std::size_t plain = i;
@@ -74,7 +79,6 @@ std::string visible(std::string_view bytes, bool keep_newlines) {
       i += n;
     }
   }
-  return out;
 }
 
 std::string one_line(std::string_view bytes) {

@@ -13,6 +13,7 @@ namespace sockchat {
 // Control characters (C0 except tab, DEL, and C1 as UTF-8) as ^X or \xNN; bytes that are
 // not valid UTF-8 as \xNN; everything else unchanged. Newlines are kept only if keep_newlines.
 std::string visible(std::string_view bytes, bool keep_newlines = false);
+void append_visible(std::string& out, std::string_view bytes, bool keep_newlines = false);
 
 // A message printed as exactly one line, so that a newline inside it cannot pass for a
 // line of its own: a backslash becomes \\, a newline \n, a carriage return \r; every

@@ -43,6 +43,12 @@ TEST_CASE("visible keeps newlines when asked", "[text]") {
   CHECK(visible("one\ntwo\x1b\n", true) == "one\ntwo^[\n");
 }
 
+TEST_CASE("append_visible adds to what the string holds, as visible() shows it", "[text]") {
+  std::string line = "<ann> ";
+  append_visible(line, "hi\x1b[2J\xc2\x9b\xff");
+  CHECK(line == "<ann> hi^[[2J\\x9b\\xff");
+}
+
 TEST_CASE("valid_utf8 accepts UTF-8 and nothing else", "[text]") {
   CHECK(valid_utf8(""));
   CHECK(valid_utf8("plain"));
