@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/names.hpp"
+#include "core/text.hpp"
 
 namespace sockchat {
 
@@ -21,15 +22,6 @@ std::pair<std::string_view, std::string_view> split_word(std::string_view text) 
   std::string_view rest = text.substr(space + 1);
   while (rest.starts_with(' ')) rest.remove_prefix(1);
   return {text.substr(0, space), rest};
-}
-
-// "/NICK" → "/nick": commands ignore ASCII case.
-std::string ascii_lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 }  // namespace
@@ -54,15 +46,34 @@ std::string ChatRoom::next_guest_name() {
   // Someone may already have picked "guest7" with /nick: skip names in use.
   for (;;) {
     std::string name = fmt::format("guest{}", next_guest_++);
-    if (by_name_.count(name_key(name)) == 0) return name;
+    if (!look_alike(name)) return name;
   }
+}
+
+std::optional<ClientId> ChatRoom::look_alike(std::string_view name,
+                                             std::optional<ClientId> self) const {
+  for (const auto* index : {&by_name_, &by_shape_}) {
+    const auto it = index->find(index == &by_name_ ? name_key(name) : name_shape_key(name));
+    if (it != index->end() && it->second != self) return it->second;
+  }
+  return std::nullopt;
+}
+
+void ChatRoom::add_name(ClientId id, const std::string& name) {
+  by_name_[name_key(name)] = id;
+  by_shape_[name_shape_key(name)] = id;
+}
+
+void ChatRoom::remove_name(const std::string& name) {
+  by_name_.erase(name_key(name));
+  by_shape_.erase(name_shape_key(name));
 }
 
 std::string ChatRoom::join(ClientId id, Outcome& out) {
   if (contains(id)) return name_of(id);
   std::string name = next_guest_name();
   names_[id] = name;
-  by_name_[name_key(name)] = id;
+  add_name(id, name);
   out.deliveries.push_back(
       {Audience::one, id, fmt::format("* welcome, {}; /help lists commands", name)});
   out.deliveries.push_back({Audience::others, id, fmt::format("* {} joined", name)});
@@ -74,7 +85,7 @@ void ChatRoom::leave(ClientId id, LeaveReason why, Outcome& out) {
   const auto it = names_.find(id);
   if (it == names_.end()) return;
   const std::string name = it->second;
-  by_name_.erase(name_key(name));
+  remove_name(name);
   names_.erase(it);
   switch (why) {
     case LeaveReason::too_slow:
@@ -113,7 +124,7 @@ void ChatRoom::say(ClientId id, std::string_view text, Outcome& out) {
 
 void ChatRoom::command(ClientId id, std::string_view line, Outcome& out) {
   const auto [word, args] = split_word(line);
-  const std::string verb = ascii_lower(word);
+  const std::string verb = ascii_lower(word);  // "/NICK" is /nick
   if (verb == "/nick") return nick(id, args, out);
   if (verb == "/who") return who(id, out);
   if (verb == "/msg") return private_message(id, args, out);
@@ -136,10 +147,8 @@ void ChatRoom::nick(ClientId id, std::string_view name, Outcome& out) {
   if (const std::string problem = name_problem(name); !problem.empty()) {
     return out.deliveries.push_back({Audience::one, id, "! invalid name: " + problem});
   }
-  const std::string key = name_key(name);
-  const auto taken = by_name_.find(key);
-  if (taken != by_name_.end() && taken->second != id) {
-    const std::string& other = name_of(taken->second);
+  if (const auto taken = look_alike(name, id)) {
+    const std::string& other = name_of(*taken);
     // The same name in other letter case is taken; a look-alike is refused as one.
     return out.deliveries.push_back(
         {Audience::one, id,
@@ -151,8 +160,8 @@ void ChatRoom::nick(ClientId id, std::string_view name, Outcome& out) {
   if (current == name) {
     return out.deliveries.push_back({Audience::one, id, fmt::format("! you are already {}", name)});
   }
-  by_name_.erase(name_key(current));
-  by_name_[key] = id;
+  remove_name(current);
+  add_name(id, std::string(name));
   const std::string old = std::exchange(current, std::string(name));
   // Everyone, the renamed client included: it is the confirmation that the name is taken.
   out.deliveries.push_back(

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -90,11 +91,17 @@ class ChatRoom {
   void action(ClientId id, std::string_view text, Outcome& out);
   void say(ClientId id, std::string_view text, Outcome& out);
   std::string next_guest_name();
+  // A member (other than `self`) whose name a reader could take for `name`, if any.
+  std::optional<ClientId> look_alike(std::string_view name,
+                                     std::optional<ClientId> self = std::nullopt) const;
+  void add_name(ClientId id, const std::string& name);
+  void remove_name(const std::string& name);
   Audience public_audience() const { return options_.echo ? Audience::everyone : Audience::others; }
 
   Options options_;
-  std::map<ClientId, std::string> names_;              // ordered by id: join order, for /who
-  std::unordered_map<std::string, ClientId> by_name_;  // by name_key: look-alikes collide
+  std::map<ClientId, std::string> names_;               // ordered by id: join order, for /who
+  std::unordered_map<std::string, ClientId> by_name_;   // by name_key: look-alikes collide
+  std::unordered_map<std::string, ClientId> by_shape_;  // by name_shape_key: AIice, Alice
   std::uint64_t next_guest_ = 1;
   std::uint64_t messages_ = 0;
 };

@@ -23,12 +23,27 @@ inline bool valid_name(std::string_view name) {
   return name_problem(name).empty();
 }
 
-// Two names a reader could take for each other have the same key: the TR39 skeleton of
-// the name's NFKC case folding ("Alice", "аlice" and "ＡＬＩＣＥ" all give "alice").
+// Two names a reader could take for each other share a key. Two keys, because letter case
+// and look-alikes cross: "Alice" and "ALICE" are one name, and "AIice" (capital I) reads as
+// "Alice", but "ALICE" and "AIice" are not alike. name_key is the TR39 skeleton of the
+// name's NFKC case folding ("Alice", "ALICE", "ａlice", "0live" and "olive" share one);
+// name_shape_key the case folding of the skeleton of the name as typed ("AIice", "Alice").
+// Each is applied until it changes nothing: the skeleton of "0" is "O", which folds to "o".
+// ASCII names, most of them, need no ICU: a table gives the same keys (the unit tests
+// compare it with ICU for every ASCII character and pair), so a room of them never loads
+// Unicode's confusables data.
 std::string name_key(std::string_view name);
+std::string name_shape_key(std::string_view name);
 
 // The NFKC case folding alone: equal for "Alice" and "alice", which are the same name
 // typed differently, not a look-alike.
 std::string name_fold(std::string_view name);
+
+// The same answers from ICU alone, for any name: the unit tests hold the ASCII table to them.
+namespace icu_only {
+std::string name_problem(std::string_view name);
+std::string name_key(std::string_view name, bool as_typed);
+std::string name_fold(std::string_view name);
+}  // namespace icu_only
 
 }  // namespace sockchat

@@ -81,6 +81,14 @@ void append_visible(std::string& out, std::string_view bytes, bool keep_newlines
   }
 }
 
+std::string ascii_lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 std::string one_line(std::string_view bytes) {
   std::string out;
   out.reserve(bytes.size());

@@ -20,6 +20,9 @@ void append_visible(std::string& out, std::string_view bytes, bool keep_newlines
 // other byte is unchanged. Reversible (printf '%b' undoes it).
 std::string one_line(std::string_view bytes);
 
+// "/NICK" → "/nick": A-Z lowered, every other byte as it is.
+std::string ascii_lower(std::string_view text);
+
 // True if `bytes` is entirely valid UTF-8.
 bool valid_utf8(std::string_view bytes);
 

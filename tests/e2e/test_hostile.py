@@ -199,7 +199,7 @@ class Impersonation(unittest.TestCase):
 
     def test_names_that_pass_for_the_server_or_a_member_are_refused(self):
         for bad in ["<server>", "\u0455erver", "\uff53erver", "SERVER", "*", "server:", "!alice",
-                    "\u0430lice", "ALICE", "^_^"]:
+                    "\u0430lice", "ALICE", "^_^", "AIice"]:  # AIice: a capital I (2026-12-03)
             with self.subTest(name=bad):
                 self.mallory.send(b"/nick " + bad.encode() + b"\n")
                 reply = self.mallory.line()

@@ -285,6 +285,21 @@ TEST_CASE("/nick refuses a look-alike of a member present, naming who", "[room][
   CHECK(r.take(1) == Lines{"* alice is now known as Alice"});
 }
 
+TEST_CASE("/nick refuses a look-alike across letter case and digits", "[room][nick]") {
+  Room r(4);
+  r.say(1, "/nick Alice");
+  r.say(3, "/nick Olive");
+  r.clear();
+  r.say(2, "/nick AIice");  // capital I, small l: they read alike
+  CHECK(r.take(2) == Lines{"! name taken: it looks like Alice, who is here"});
+  r.say(2, "/nick 0live");  // a zero for an O
+  CHECK(r.take(2) == Lines{"! name taken: it looks like Olive, who is here"});
+  r.say(2, "/nick ALICE");  // her name in other case
+  CHECK(r.take(2) == Lines{"! name taken"});
+  r.say(4, "/nick aiice");  // folded, I is i: nobody reads it as Alice
+  CHECK(r.take(4) == Lines{"* guest4 is now known as aiice"});
+}
+
 TEST_CASE("/msg finds a member by how the name looks", "[room][msg]") {
   Room r(2);
   r.say(1, "/nick alice");
