@@ -5,9 +5,23 @@
 namespace sockchat {
 
 LineRef make_line(std::string bytes) {
-  auto line = std::make_shared<SharedLine>();
-  line->bytes = std::move(bytes);
-  return line;
+  LineRef ref;
+  ref.line_ = new SharedLine{std::move(bytes)};
+  ref.add();
+  return ref;
+}
+
+void LineRef::add() const {
+  // Relaxed, as in std::shared_ptr: a new reference is made from one that exists.
+  if (line_ != nullptr) line_->references.fetch_add(1, std::memory_order_relaxed);
+}
+
+void LineRef::reset() {
+  // The last reference deletes: acq_rel, so every thread's use of the line is done first.
+  if (line_ != nullptr && line_->references.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    delete line_;
+  }
+  line_ = nullptr;
 }
 
 void Outbox::push(const LineRef& line, std::size_t& held) {

@@ -75,6 +75,25 @@ TEST_CASE("an outbox sends its lines as pieces and counts a shared line once", "
   CHECK(a.empty());
 }
 
+TEST_CASE("a LineRef is one pointer; the line counts its references", "[engine]") {
+  static_assert(sizeof(LineRef) == sizeof(void*));
+  LineRef a = make_line("hi\n");
+  CHECK(a->references == 1);
+  {
+    const LineRef b = a;  // NOLINT(performance-unnecessary-copy-initialization): the count
+    CHECK(b->references == 2);
+    CHECK(&*b == &*a);
+  }
+  CHECK(a->references == 1);
+  LineRef c = std::move(a);
+  CHECK(c->references == 1);
+  CHECK(c->bytes == "hi\n");
+  std::vector<LineRef> keep(3, c);  // as a writer thread keeps the lines it sends
+  CHECK(c->references == 4);
+  keep.clear();
+  CHECK(c->references == 1);
+}
+
 TEST_CASE("a line goes to every other member with one shared copy", "[engine]") {
   Room r;
   r.join({1, 2, 3});
