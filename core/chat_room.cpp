@@ -52,10 +52,10 @@ std::string ChatRoom::next_guest_name() {
 
 std::optional<ClientId> ChatRoom::look_alike(std::string_view name,
                                              std::optional<ClientId> self) const {
-  for (const auto* index : {&by_name_, &by_shape_}) {
-    const auto it = index->find(index == &by_name_ ? name_key(name) : name_shape_key(name));
-    if (it != index->end() && it->second != self) return it->second;
-  }
+  const auto same = by_name_.find(name_key(name));
+  if (same != by_name_.end() && same->second != self) return same->second;
+  const auto same_shape = by_shape_.find(name_shape_key(name));
+  if (same_shape != by_shape_.end() && same_shape->second != self) return same_shape->second;
   return std::nullopt;
 }
 
