@@ -74,8 +74,14 @@ for r in rows:
 def med(rs, k):
     v = [r[k] for r in rs if not r.get("failed") and k in r]
     return statistics.median(v) if v else float("nan")
-print("| N | senders x lines | sockchat deliveries/s | x ncat | sockchat us/delivery | x ncat | sockchat peak RSS MiB | ncat peak RSS MiB | sockchat complete | ncat complete |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+# The load generator is one thread that parses every line: where it was busy all the time
+# (its CPU time / the burst's duration near 1), it, not the server, set the pace.
+def busy(rs):
+    v = [r["loadgen_cpu_s"] / r["duration_s"] for r in rs
+         if not r.get("failed") and r.get("duration_s")]
+    return f"{statistics.median(v):.2f}" if v else "-"
+print("| N | senders x lines | sockchat deliveries/s | x ncat | sockchat us/delivery | x ncat | sockchat peak RSS MiB | ncat peak RSS MiB | sockchat complete | ncat complete | load generator busy (sockchat / ncat) |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for (n, shape), by in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][1])):
     s, c = by.get("sockchat", []), by.get("ncat", [])
     sr, cr = med(s, "deliveries_per_s"), med(c, "deliveries_per_s")
@@ -83,5 +89,5 @@ for (n, shape), by in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][1]))
     sh, ch = med(s, "hwm_mib"), med(c, "hwm_mib")
     comp = lambda rs: "yes" if rs and all(r.get("complete") for r in rs) else ("failed" if any(r.get("failed") for r in rs) else "no (%s missing)" % max(r.get("missing", 0) for r in rs) if rs else "-")
     ratio = lambda a, b: f"{a / b:.2f}" if b and b == b else "-"
-    print(f"| {n} | {shape} | {sr:,.0f} | {ratio(sr, cr)} | {su:.3f} | {ratio(su, cu)} | {sh:.1f} | {ch:.1f} | {comp(s)} | {comp(c)} |")
+    print(f"| {n} | {shape} | {sr:,.0f} | {ratio(sr, cr)} | {su:.3f} | {ratio(su, cu)} | {sh:.1f} | {ch:.1f} | {comp(s)} | {comp(c)} | {busy(s)} / {busy(c)} |")
 PY
