@@ -263,7 +263,11 @@ std::size_t Connection::receive(char* buffer, std::size_t size) {
 }
 
 std::size_t Connection::send(const std::vector<std::string_view>& pieces) {
-  if (!tls_) return socket_.sendmsg(pieces);
+  if (!tls_) {
+    // One piece (a paced room's usual round) goes with plain send(): sendmsg() would
+    // import a message header and an iovec for it, ~5% of a paced relay's CPU.
+    return pieces.size() == 1 ? socket_.send(pieces[0]) : socket_.sendmsg(pieces);
+  }
   if (!shared_) return tls_send(pieces);
   for (;;) {
     short events = POLLOUT;

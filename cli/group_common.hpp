@@ -127,7 +127,8 @@ class Connection {
   // recv(2) (SSL_read over TLS) into `buffer`: the bytes read, 0 at end of stream. Throws
   // WouldBlockError (nothing there) or SocketError.
   std::size_t receive(char* buffer, std::size_t size);
-  // One sendmsg(2) of the outbox's first pieces (up to IOV_MAX): the bytes the kernel took.
+  // One sendmsg(2) of the outbox's first pieces (up to IOV_MAX; send(2) for one piece): the
+  // bytes the kernel took.
   // Over TLS, one SSL_write of the first pieces joined (up to a record, 16 KiB): TLS has no
   // gather write. Throws WouldBlockError (its buffer is full) or SocketError.
   std::size_t send(const std::vector<std::string_view>& pieces);

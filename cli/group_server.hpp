@@ -9,8 +9,8 @@
 //      and its socket is not read meanwhile (the kernel keeps the rest: TCP's flow control
 //      slows a flooder, not the room);
 //   3. after the round, each client whose outbox has new lines gets ONE sendmsg() of up to
-//      IOV_MAX shared lines — a burst of 50 lines to 1,000 clients is 1,000 sends, not 50,000,
-//      and the lines exist once in memory, not 1,000 times;
+//      IOV_MAX shared lines (a send() when it is one piece) — a burst of 50 lines to 1,000 clients
+//      is 1,000 sends, not 50,000, and the lines exist once in memory, not 1,000 times;
 //   4. what sendmsg() could not take stays in the outbox, and only then does the loop watch
 //      that socket for writability (asking while the outbox is empty would wake us forever).
 // Read: epoll(7), tcp(7) "TCP_NODELAY", sendmsg(2), send(2) "EAGAIN".
