@@ -59,12 +59,12 @@ std::optional<ClientId> ChatRoom::look_alike(std::string_view name,
   return std::nullopt;
 }
 
-void ChatRoom::add_name(ClientId id, const std::string& name) {
+void ChatRoom::add_name(ClientId id, std::string_view name) {
   by_name_[name_key(name)] = id;
   by_shape_[name_shape_key(name)] = id;
 }
 
-void ChatRoom::remove_name(const std::string& name) {
+void ChatRoom::remove_name(std::string_view name) {
   by_name_.erase(name_key(name));
   by_shape_.erase(name_shape_key(name));
 }
@@ -161,7 +161,7 @@ void ChatRoom::nick(ClientId id, std::string_view name, Outcome& out) {
     return out.deliveries.push_back({Audience::one, id, fmt::format("! you are already {}", name)});
   }
   remove_name(current);
-  add_name(id, std::string(name));
+  add_name(id, name);
   const std::string old = std::exchange(current, std::string(name));
   // Everyone, the renamed client included: it is the confirmation that the name is taken.
   out.deliveries.push_back(

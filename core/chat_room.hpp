@@ -94,8 +94,8 @@ class ChatRoom {
   // A member (other than `self`) whose name a reader could take for `name`, if any.
   std::optional<ClientId> look_alike(std::string_view name,
                                      std::optional<ClientId> self = std::nullopt) const;
-  void add_name(ClientId id, const std::string& name);
-  void remove_name(const std::string& name);
+  void add_name(ClientId id, std::string_view name);  // into both indexes
+  void remove_name(std::string_view name);
   Audience public_audience() const { return options_.echo ? Audience::everyone : Audience::others; }
 
   Options options_;

@@ -164,7 +164,11 @@ std::string ascii_key(std::string_view name, bool as_typed) {
   std::string key;
   for (const char c : name) {
     const std::string_view look = ascii_look(c, as_typed);
-    key.append(look.empty() ? ascii_lower({&c, 1}) : look);
+    if (look.empty()) {
+      key += ascii_lower(c);
+    } else {
+      key.append(look);
+    }
   }
   return key;
 }

@@ -21,6 +21,7 @@ void append_visible(std::string& out, std::string_view bytes, bool keep_newlines
 std::string one_line(std::string_view bytes);
 
 // "/NICK" → "/nick": A-Z lowered, every other byte as it is.
+char ascii_lower(char c);
 std::string ascii_lower(std::string_view text);
 
 // True if `bytes` is entirely valid UTF-8.
