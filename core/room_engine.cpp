@@ -114,19 +114,28 @@ void RoomEngine::received(ClientId id, std::string_view bytes) {
   Client* c = find(id);
   if (c == nullptr || c->closing || c->dropped || stopping_) return;  // nothing more is said
   c->decoder.feed(bytes);
-  handle(id, *c, turn_budget());
+  handle(id, *c);
 }
 
 void RoomEngine::turn(ClientId id) {
   Client* c = find(id);
   if (c == nullptr || c->closing || c->dropped || stopping_) return;
-  handle(id, *c, turn_budget());
+  handle(id, *c);
 }
 
 std::size_t RoomEngine::turn_budget() const {
+  return budget_at(options_.clock());
+}
+
+std::size_t RoomEngine::budget_at(std::chrono::steady_clock::time_point now) const {
   const std::size_t readers = std::max<std::size_t>(room_.size(), 2) - 1;
-  return std::clamp(options_.turn_deliveries / readers, options_.turn_lines,
-                    std::max(options_.turn_lines, options_.turn_lines_max));
+  // Someone talks when they said a line lately and are not flooding now themselves.
+  const auto it = clients_.find(talker_);
+  const bool talks =
+      it != clients_.end() && !it->second.backlog && now - talk_at_ < options_.conversation;
+  const std::size_t least = talks ? options_.turn_lines : options_.turn_lines_alone;
+  return std::clamp(options_.turn_deliveries / readers, least,
+                    std::max(least, options_.turn_lines_max));
 }
 
 bool RoomEngine::owes_much(ClientId id) const {
@@ -143,7 +152,9 @@ bool RoomEngine::has_backlog(ClientId id) const {
 
 // Up to `budget` lines. A reply to the sender alone (/who is one line naming every member)
 // costs one line per 256 bytes more: no command buys unbounded work in one turn.
-void RoomEngine::handle(ClientId id, Client& c, std::size_t budget) {
+void RoomEngine::handle(ClientId id, Client& c) {
+  const auto now = options_.clock();
+  const std::size_t budget = budget_at(now);
   outcome_.clear();
   std::size_t spent = 0;
   while (spent < budget) {
@@ -163,6 +174,12 @@ void RoomEngine::handle(ClientId id, Client& c, std::size_t budget) {
     if (outcome_.quit) break;  // /quit: whatever follows it is not said
   }
   c.backlog = spent >= budget;  // maybe more lines: they wait for its next turn
+  if (c.backlog) {
+    c.backlog_at = now;
+  } else if (spent > 0 && (!c.backlog_at || now - *c.backlog_at >= options_.conversation)) {
+    talk_at_ = now;  // a line from someone not flooding: small turns for a while
+    talker_ = id;
+  }
   apply(outcome_);
   if (outcome_.quit) end(id, c);
 }

@@ -15,13 +15,24 @@
 // `turn_deliveries` / readers lines, at least `turn_lines` and at most `turn_lines_max`
 // (128 lines in a room of 100 or more, as many as 1,422 in a room of 10): no turn does
 // more work than 128 lines to 100 readers, except that a turn is never under 128 lines.
-// Larger turns relay a flood faster than readers read, and they get dropped (measured:
-// docs/benchmarks.md, "Fairness"); a lone sender in a small room needs fewer rounds. Tests:
-// tests/unit/test_room_engine.cpp.
+// Larger turns relay a flood faster than readers read, and a talker's line waits behind
+// more of it (measured: docs/benchmarks.md, "Fairness"); a lone sender in a small room
+// needs fewer rounds.
+//
+// Nobody talking, nobody waiting: while no one else has said anything for `conversation`
+// (a paste, a file or a flood into a quiet room), a turn is at least `turn_lines_alone`
+// lines. Each turn ends in a send to every reader, and a send costs the kernel about the
+// same for 5 KB as for 20 KB: four times fewer sends took a burst at 100 and 1,000
+// members to 0.34-0.41x the CPU per delivery. The first line of someone who talks (a
+// client with no backlog of its own for `conversation`) brings the small turns back.
+// Tests: tests/unit/test_room_engine.cpp.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -42,6 +53,9 @@ struct EngineOptions {
   std::size_t turn_lines = 128;                         // its lines handled per turn, at least
   std::size_t turn_deliveries = 128 * 100;              // ... or as many as reach this many
   std::size_t turn_lines_max = 4096;                    // ... but never more
+  std::size_t turn_lines_alone = 512;                   // at least, while nobody else talks
+  std::chrono::milliseconds conversation{1000};         // "else talks": said a line this recently
+  std::function<std::chrono::steady_clock::time_point()> clock = std::chrono::steady_clock::now;
 };
 
 struct EngineTotals {
@@ -65,7 +79,7 @@ class RoomEngine {
   // What recv() returned; handles up to turn_budget() lines. The rest waits for turn().
   void received(ClientId id, std::string_view bytes);
   void turn(ClientId id);               // the next turn_budget() lines of its backlog
-  std::size_t turn_budget() const;      // lines per turn, for the room's size now
+  std::size_t turn_budget() const;      // lines per turn, for the room's size and talk now
   bool has_backlog(ClientId id) const;  // complete lines wait: do not read it yet
   // Half of --max-queue is owed to it (its own /who answers, or a room it reads slowly):
   // take no turn and read nothing of it until it has read, or it asks its way to a drop.
@@ -106,9 +120,11 @@ class RoomEngine {
     bool dropped = false;  // closed without its outbox
     bool too_slow = false;
     bool backlog = false;  // its last turn ran out of budget
+    std::optional<std::chrono::steady_clock::time_point> backlog_at{};  // a turn last did then
   };
   Client* find(ClientId id);
-  void handle(ClientId id, Client& c, std::size_t budget);
+  std::size_t budget_at(std::chrono::steady_clock::time_point now) const;
+  void handle(ClientId id, Client& c);
   void say_lines(ClientId id, std::string_view text);
   void apply(const Outcome& outcome);  // → console, shared lines, outboxes; then the drops
   void deliver(const Delivery& d, const LineRef& line);
@@ -125,6 +141,8 @@ class RoomEngine {
   std::vector<ClientId> slow_;  // past --max-queue: dropped once the fan-out is done
   Outcome outcome_;             // reused: its vectors keep their capacity
   std::string_view address_;    // for the console's "joined from" event
+  std::chrono::steady_clock::time_point talk_at_;  // the last line said by someone who talks
+  ClientId talker_ = 0;                            // ... and who said it (0: nobody yet)
   std::size_t held_ = 0;
   std::uint64_t queued_ = 0;
   EngineTotals totals_;

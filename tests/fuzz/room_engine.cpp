@@ -117,7 +117,8 @@ class Harness {
     o.room = ChatRoom::Options{echo, 64, 1.0};
     o.max_queue = max_queue;
     o.max_total_queue = 3 * max_queue;
-    o.turn_lines = 4;  // small turns: backlogs happen
+    o.turn_lines = 4;        // small turns: backlogs happen
+    o.turn_lines_alone = 4;  // and the same whatever the clock says: a run is repeatable
     o.turn_deliveries = 16;
     return o;
   }

@@ -1,6 +1,8 @@
 // test_room_engine.cpp — serve-group's engine without sockets: shared lines and their
 // accounting, fan-out, the drop order, the fairness budget, shutdown order, end of stream.
 // A fake set of hooks records what a server would be asked to do.
+#include <algorithm>
+#include <chrono>
 #include <map>
 #include <string>
 #include <vector>
@@ -161,7 +163,8 @@ TEST_CASE("past --max-total-queue the largest queues go first, ties by join orde
 TEST_CASE("a turn handles a bounded number of lines; the rest waits", "[engine]") {
   EngineOptions o;
   o.turn_lines = 4;
-  o.turn_deliveries = 0;  // the budget is turn_lines, whatever the room's size
+  o.turn_lines_alone = 4;  // no larger turns in a quiet room: this is about the bound
+  o.turn_deliveries = 0;   // the budget is turn_lines, whatever the room's size
   Room r(o);
   r.join({1, 2});
   r.engine.received(1, "a\nb\nc\nd\ne\nf\n");
@@ -176,6 +179,7 @@ TEST_CASE("a turn handles a bounded number of lines; the rest waits", "[engine]"
 TEST_CASE("a turn's budget is work: more lines when fewer members read them", "[engine]") {
   EngineOptions o;
   o.turn_lines = 4;
+  o.turn_lines_alone = 4;
   o.turn_deliveries = 40;
   o.turn_lines_max = 12;
   Room r(o);
@@ -194,9 +198,83 @@ TEST_CASE("a turn's budget is work: more lines when fewer members read them", "[
   CHECK(r.engine.has_backlog(1));
 }
 
+namespace {
+
+// A clock the test moves by hand, for the engine's "has anyone talked lately".
+struct FakeClock {
+  std::chrono::steady_clock::time_point now{std::chrono::hours(1)};
+  EngineOptions options() {
+    EngineOptions o;
+    o.turn_lines = 4;
+    o.turn_lines_alone = 16;
+    o.turn_deliveries = 0;
+    o.conversation = std::chrono::milliseconds(1000);
+    o.clock = [this] { return now; };
+    return o;
+  }
+};
+
+std::string lines_of(int n, const std::string& text) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += text + "\n";
+  return out;
+}
+
+std::size_t count_lines(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+}  // namespace
+
+TEST_CASE("a flood into a quiet room takes larger turns; a talker brings small ones back",
+          "[engine]") {
+  FakeClock clock;
+  Room r(clock.options());
+  r.join({1, 2, 3});
+  CHECK(r.engine.turn_budget() == 16);  // nobody has said anything: nobody waits
+  r.engine.received(1, lines_of(100, "flood"));
+  CHECK(count_lines(read_all(r.engine, 3)) == 16);
+  REQUIRE(r.engine.has_backlog(1));
+
+  clock.now += std::chrono::milliseconds(10);
+  r.engine.received(2, "hello\n");  // someone talks: the flood's turns shrink
+  CHECK(read_all(r.engine, 3) == "<guest2> hello\n");
+  CHECK(r.engine.turn_budget() == 4);
+  r.engine.turn(1);
+  CHECK(count_lines(read_all(r.engine, 3)) == 4);
+
+  clock.now += std::chrono::milliseconds(999);  // within the conversation still
+  r.engine.turn(1);
+  CHECK(count_lines(read_all(r.engine, 3)) == 4);
+  clock.now += std::chrono::milliseconds(1);  // a second of silence: large turns again
+  r.engine.turn(1);
+  CHECK(count_lines(read_all(r.engine, 3)) == 16);
+}
+
+TEST_CASE("a flood's last lines, and a talker who floods, do not count as talk", "[engine]") {
+  FakeClock clock;
+  Room r(clock.options());
+  r.join({1, 2, 3});
+  r.engine.received(1, lines_of(40, "flood"));
+  r.engine.turn(1);
+  r.engine.turn(1);  // 16 + 16 + the last 8: its backlog is done
+  CHECK(count_lines(read_all(r.engine, 3)) == 40);
+  REQUIRE_FALSE(r.engine.has_backlog(1));
+  // Its last turn had lines and no backlog, but it was flooding a moment ago, not talking.
+  CHECK(r.engine.turn_budget() == 16);
+
+  r.engine.received(2, "hi\n");
+  CHECK(r.engine.turn_budget() == 4);
+  r.engine.received(2, lines_of(40, "paste"));         // the talker pastes: nobody else talks
+  CHECK(count_lines(read_all(r.engine, 3)) == 1 + 4);  // "hi" and a small turn
+  REQUIRE(r.engine.has_backlog(2));
+  CHECK(r.engine.turn_budget() == 16);
+}
+
 TEST_CASE("a /who costs its reply's size: a /who flood gets few per turn", "[engine]") {
   EngineOptions o;
   o.turn_lines = 64;
+  o.turn_lines_alone = 64;
   o.turn_deliveries = 0;
   Room r(o);
   for (ClientId id = 1; id <= 200; ++id) r.engine.join(id, "x");
