@@ -50,7 +50,15 @@ struct Outcome {
   std::vector<Delivery> deliveries;
   std::vector<RoomEvent> events;
   bool quit = false;  // the client asked to leave (/quit): close it once its outbox is sent
-  void clear();
+  void clear();       // keeps the strings' memory for reuse()
+  // An empty string with the memory of one clear() let go. A burst says a million lines,
+  // each a delivery and an event: an allocation and a free for each of their strings were
+  // a seventh of the server's time in a room of 10 (perf).
+  std::string reuse();
+
+ private:
+  void keep(std::string& s);
+  std::vector<std::string> spare_;
 };
 
 class ChatRoom {

@@ -230,12 +230,14 @@ void RoomEngine::apply(const Outcome& outcome) {
   for (std::size_t i = 0; i < all.size();) {
     // A run of lines for the same audience (a sender's burst) becomes one shared piece:
     // the same bytes in the same order for every recipient, pushed once per recipient.
-    std::string bytes = wire(options_.framing, all[i].line);
-    std::size_t next = i + 1;
+    std::size_t next = i + 1, size = all[i].line.size() + 4;
     while (all[i].audience != Audience::one && next < all.size() &&
            all[next].audience == all[i].audience && all[next].client == all[i].client) {
-      append_wire(bytes, options_.framing, all[next++].line);
+      size += all[next++].line.size() + 4;  // 4: room for the framing ('\n' or a length)
     }
+    std::string bytes;
+    bytes.reserve(size);  // one allocation, not one per doubling
+    for (std::size_t k = i; k < next; ++k) append_wire(bytes, options_.framing, all[k].line);
     deliver(all[i], make_line(std::move(bytes)));  // built once for all its recipients
     i = next;
   }

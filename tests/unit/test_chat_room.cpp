@@ -95,6 +95,26 @@ TEST_CASE("a message goes to everyone but its sender, prefixed once", "[room]") 
   CHECK(r.room.messages() == 1);
 }
 
+TEST_CASE("a cleared outcome's strings are used again, emptied", "[room]") {
+  ChatRoom room;
+  Outcome out;
+  room.join(1, out);
+  room.join(2, out);
+  out.clear();
+  const std::string text(100, 'x');  // longer than a string holds without the heap
+  room.receive(1, text, out);
+  REQUIRE(out.deliveries.size() == 1);
+  const char* line_memory = out.deliveries[0].line.data();
+  const char* event_memory = out.events[0].text.data();
+  out.clear();
+  room.receive(1, "hi", out);  // the same memory, emptied: no new allocation
+  CHECK(out.deliveries[0].line == "<guest1> hi");
+  CHECK(out.events[0].text == "hi");
+  CHECK((out.deliveries[0].line.data() == line_memory ||
+         out.deliveries[0].line.data() == event_memory));
+  for (int i = 0; i < 8; ++i) CHECK(out.reuse().empty());  // whatever is left: empty too
+}
+
 TEST_CASE("echo mode (--echo) sends a message back to its sender too", "[room]") {
   Room r(2, {true, 4096, 0});
   r.clear();
