@@ -206,6 +206,38 @@ class EngineTests:
         odd = [l for l in got if l != f"<{flooder.name}> a".encode()]
         self.assertEqual(len(got), 200_001, f"lines other than the flood's: {odd[:10]}")
 
+    def test_a_held_back_flood_costs_no_busy_loop(self):
+        """A flood waits while a member does not read (the room holds too much unsent); its
+        unread input must not wake the loop meanwhile. A level-triggered wait reported it in
+        every round: a core kept busy doing nothing, tens of thousands of empty rounds."""
+        if self.io == "threads":
+            self.skipTest("no loop: each reader blocks in recv()")
+        server = self.start(trace=True)
+        flooder, watcher = self.join(server, 2)
+        stalled = Client(server.port, rcvbuf=4096)  # joins, then never reads again
+        self.addCleanup(stalled.close)
+        stalled.welcome()
+        for c in (flooder, watcher):
+            self.assertEqual(c.text(), f"* {stalled.name} joined")
+        # 6.6 MB to relay to each: more than the kernel's send buffer for the stalled member
+        # takes (autotuned up to 4 MiB), so its outbox grows, the room holds the flood back,
+        # and at --max-queue it is dropped; the watcher then gets the rest.
+        threading.Thread(target=flooder.send, args=(b"a\n" * 600_000 + b"end\n",),
+                         daemon=True).start()
+        got, line, notices = 0, b"", []
+        while line != f"<{flooder.name}> end".encode():
+            line = watcher.line(timeout=30)
+            self.assertIsNotNone(line, f"the watcher's stream ended after {got} lines")
+            got += 1
+            if line.startswith(b"* "):
+                notices.append(line.decode())
+        self.assertEqual(notices, [f"* {stalled.name} dropped (too slow)"])
+        server.stop()
+        calls = [l.split("(", 1)[0] for l in server.stderr.splitlines()]
+        waits = sum(calls.count(c) for c in ("epoll_wait", "poll", "select"))
+        io = calls.count("recv") + calls.count("send") + calls.count("sendmsg")
+        self.assertLess(waits, 2 * io + 100, f"{waits} waits for {io} sends and receives")
+
 
 class LengthReader:
     """Length-prefixed frames from a socket."""
