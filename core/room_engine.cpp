@@ -227,10 +227,10 @@ void RoomEngine::apply(const Outcome& outcome) {
     if (event.kind == RoomEvent::Kind::dropped) ++totals_.dropped;
   }
   const auto& all = outcome.deliveries;
+  const std::size_t framing = options_.framing == Framing::length ? 4 : 1;  // length, '\n'
   for (std::size_t i = 0; i < all.size();) {
     // A run of lines for the same audience (a sender's burst) becomes one shared piece:
     // the same bytes in the same order for every recipient, pushed once per recipient.
-    const std::size_t framing = options_.framing == Framing::length ? 4 : 1;  // length, '\n'
     std::size_t next = i + 1, size = all[i].line.size() + framing;
     while (all[i].audience != Audience::one && next < all.size() &&
            all[next].audience == all[i].audience && all[next].client == all[i].client) {
