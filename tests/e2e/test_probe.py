@@ -263,13 +263,14 @@ class Modes(ProbeTest):
 
         reader = threading.Thread(target=watch_trace, daemon=True)
         reader.start()
-        try:
-            stdout = proc.stdout.read()
-            proc.wait(WAIT)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        reader.join(WAIT)
+        with proc:  # closes the pipes
+            try:
+                stdout = proc.stdout.read()
+                proc.wait(WAIT)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                reader.join(WAIT)
         took = time.monotonic() - start
         self.assertTrue(refused.is_set(), "no refused attempt in the trace")
         self.assertEqual(proc.returncode, 0, stdout)
