@@ -13,9 +13,13 @@ void append_wire(std::string& out, Framing framing, std::string_view line) {
   out.append(line).append(1, '\n');
 }
 
+std::size_t wire_size(Framing framing, std::string_view line) {
+  return line.size() + (framing == Framing::length ? 4 : 1);  // a 4-byte length, or '\n'
+}
+
 std::string wire(Framing framing, std::string_view line) {
   std::string out;
-  out.reserve(line.size() + 4);
+  out.reserve(wire_size(framing, line));
   append_wire(out, framing, line);
   return out;
 }
@@ -227,14 +231,13 @@ void RoomEngine::apply(const Outcome& outcome) {
     if (event.kind == RoomEvent::Kind::dropped) ++totals_.dropped;
   }
   const auto& all = outcome.deliveries;
-  const std::size_t framing = options_.framing == Framing::length ? 4 : 1;  // length, '\n'
   for (std::size_t i = 0; i < all.size();) {
     // A run of lines for the same audience (a sender's burst) becomes one shared piece:
     // the same bytes in the same order for every recipient, pushed once per recipient.
-    std::size_t next = i + 1, size = all[i].line.size() + framing;
+    std::size_t next = i + 1, size = wire_size(options_.framing, all[i].line);
     while (all[i].audience != Audience::one && next < all.size() &&
            all[next].audience == all[i].audience && all[next].client == all[i].client) {
-      size += all[next++].line.size() + framing;
+      size += wire_size(options_.framing, all[next++].line);
     }
     std::string bytes;
     bytes.reserve(size);  // one allocation, not one per doubling

@@ -153,5 +153,6 @@ class RoomEngine {
 // Raw framing sends lines too: the tutorial's client prints whatever recv() returns.
 std::string wire(Framing framing, std::string_view line);
 void append_wire(std::string& out, Framing framing, std::string_view line);  // wire(), appended
+std::size_t wire_size(Framing framing, std::string_view line);               // wire().size()
 
 }  // namespace sockchat
