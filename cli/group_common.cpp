@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -18,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -340,12 +342,21 @@ struct ConsoleOutput::State {
   std::string pending;        // lines waiting for the writer thread
   std::size_t in_flight = 0;  // bytes the thread is writing now (they count against limit)
   std::size_t limit = 0;
-  bool batched = false;         // lines wait for flush()
   std::uint64_t not_shown = 0;  // lines dropped since the last notice
   bool stopping = false;
   bool done = false;  // the thread has written everything and ended
 
+  // Batched: one thread (the event loop's) adds every line, so a round's lines gather in
+  // `staged` without the lock and go to `pending` in one piece: at flush(), and whenever
+  // kHandOver bytes have gathered, so the writer is never kept waiting for a long round.
+  bool batched = false;
+  std::string staged;
+  std::size_t staged_room = 0;  // limit less what pending and in_flight held at the last hand-over
+  std::uint64_t staged_not_shown = 0;
+  static constexpr std::size_t kHandOver = 64 * 1024;
+
   void add(std::string_view line) {
+    if (batched) return stage(line);
     std::lock_guard lock(mutex);
     if (pending.size() + in_flight + line.size() + 1 > limit) {
       ++not_shown;  // never wait for stdout: the room goes on without this line
@@ -355,7 +366,33 @@ struct ConsoleOutput::State {
     // Each wake is a futex call and a context switch; a burst's later lines ride along.
     const bool idle = pending.empty() && in_flight == 0;
     pending.append(line).append(1, '\n');
-    if (idle && !batched) changed.notify_one();
+    if (idle) changed.notify_one();
+  }
+
+  void stage(std::string_view line) {
+    if (staged.size() + line.size() + 1 > staged_room) {
+      hand_over();  // the writer may have made room since
+      if (line.size() + 1 > staged_room) {
+        ++staged_not_shown;
+        return;
+      }
+    }
+    staged.append(line).append(1, '\n');
+    if (staged.size() >= kHandOver) hand_over();
+  }
+
+  void hand_over() {
+    std::lock_guard lock(mutex);
+    const bool idle = pending.empty() && in_flight == 0;
+    if (pending.empty()) {
+      pending.swap(staged);  // staged takes pending's empty buffer: no copy, no new memory
+    } else {
+      pending.append(staged);
+      staged.clear();
+    }
+    not_shown += std::exchange(staged_not_shown, 0);
+    staged_room = limit - std::min(limit, pending.size() + in_flight);
+    if (idle && (!pending.empty() || not_shown > 0)) changed.notify_one();
   }
 
   // write(2) all of it; false if stdout is gone (EPIPE...): then nothing more is written.
@@ -377,15 +414,25 @@ struct ConsoleOutput::State {
 
   void run() {
     bool open = true;
+    // The buffers go round: what was written comes back empty as the next pending, so a
+    // burst's lines land in memory already there instead of growing a new string by
+    // doubling (a memmove of everything so far, and fresh pages, each time).
+    std::string writing;
     std::unique_lock lock(mutex);
     for (;;) {
-      changed.wait(lock, [&] { return !pending.empty() || stopping; });
+      changed.wait(lock, [&] { return !pending.empty() || not_shown > 0 || stopping; });
+      if (pending.empty() && not_shown > 0) {
+        pending.append(notice());  // every line of a round dropped while stdout was stuck
+        not_shown = 0;
+      }
       if (pending.empty()) break;  // stopping, and all written
-      std::string batch;
-      batch.swap(pending);
-      in_flight = batch.size();
+      writing.swap(pending);
+      in_flight = writing.size();
       lock.unlock();  // the room may add lines while we wait for stdout
-      open = open && write_all(batch);
+      open = open && write_all(writing);
+      writing.clear();
+      // Only a stuck stdout builds a large buffer: give that memory back.
+      if (writing.capacity() > 4 * kHandOver) std::string().swap(writing);
       lock.lock();
       in_flight = 0;
       if (not_shown > 0) {
@@ -413,14 +460,16 @@ ConsoleOutput::ConsoleOutput(std::size_t limit, double drain_for)
 void ConsoleOutput::batch() {
   std::lock_guard lock(state_->mutex);
   state_->batched = true;
+  state_->staged_room =
+      state_->limit - std::min(state_->limit, state_->pending.size() + state_->in_flight);
 }
 
 void ConsoleOutput::flush() {
-  std::lock_guard lock(state_->mutex);
-  if (!state_->pending.empty() && state_->in_flight == 0) state_->changed.notify_one();
+  if (state_->batched) state_->hand_over();
 }
 
 ConsoleOutput::~ConsoleOutput() {
+  flush();  // the last round's lines
   std::unique_lock lock(state_->mutex);
   state_->stopping = true;
   state_->changed.notify_all();

@@ -156,9 +156,11 @@ class Connection {
 // {"event":"console","not_shown":N} object) says so. stdout's flags are never changed.
 // Lives for one server run: the destructor writes what is left (waiting at most
 // `drain_for`) and gives stdout back to emit(). serve-group skips it under --trace.
-// Batched (the event loops): a line only waits in the buffer, and flush(), once per loop
-// round, wakes the writer; a burst's thousands of lines cost one wake-up per round, not one
-// futex call and context switch each. Unbatched (threads): each line wakes an idle writer.
+// Batched (the event loops: one thread adds every line): a round's lines gather without
+// a lock and flush(), once per loop round (and every 64 KiB), hands them to the writer; a
+// burst's thousands of lines cost one lock and at most one wake-up per round, not a lock,
+// a futex call and a context switch each. Unbatched (threads): each line takes the lock
+// and wakes an idle writer.
 class ConsoleOutput {
  public:
   explicit ConsoleOutput(std::size_t limit = std::size_t{1} << 20, double drain_for = 2.0);
@@ -166,7 +168,7 @@ class ConsoleOutput {
   ConsoleOutput(const ConsoleOutput&) = delete;
   ConsoleOutput& operator=(const ConsoleOutput&) = delete;
 
-  void batch();  // from now on lines wait for flush()
+  void batch();  // from now on lines wait for flush(), and come from this thread only
   void flush();  // wakes the writer if lines wait
 
   struct State;  // shared with the writer thread (which may outlive us if stdout is stuck)

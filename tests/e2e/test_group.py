@@ -375,6 +375,24 @@ class GroupChatTests:
         a.send("still on\n")
         self.assertEqual(b.text(), "<guest1> still on")
 
+    def test_console_shows_a_burst_whole_and_in_order(self):
+        # 3,000 lines of 100 bytes in one send: many turns and rounds, and a console that
+        # hands its lines to the writer thread in pieces. A reader keeps up with stdout here
+        # (the harness reads it), so every line shows, once, in order, none "not shown".
+        server = self.start()
+        a, b = self.join(server, 2)
+        server.wait_line(lambda l: l.startswith("* guest2 joined from "))
+        count = 3000
+        a.send("".join(f"{i:05} {'x' * 94}\n" for i in range(count)))
+        got = b.until(lambda l: l.startswith(f"<guest1> {count - 1:05} "))
+        self.assertEqual(len(got), count)
+        shown = [server.next_line() for _ in range(count)]
+        self.assertEqual(shown, [f"<guest1> {i:05} {'x' * 94}" for i in range(count)])
+        a.send("last\n")
+        self.assertEqual(server.next_line(), "<guest1> last")
+        self.assertEqual(server.stop(), 0)
+        self.assertTrue(server.lines_left()[-1].startswith("server stopped: 2 clients served"))
+
     def test_json_events(self):
         server = self.start(json_events=True)
         self.assertEqual(json.loads(server.first)["event"], "listening")
