@@ -46,18 +46,36 @@ void Decoder::consume(std::size_t n) {
 }
 
 std::optional<Frame> Decoder::next() {
-  switch (framing_) {
-    case Framing::line:
-      return next_line();
-    case Framing::raw:
-      return next_raw();
-    case Framing::length:
-      return next_length();
-  }
-  return std::nullopt;
+  Frame frame;
+  if (!next(frame)) return std::nullopt;
+  return frame;
 }
 
-std::optional<Frame> Decoder::next_line() {
+bool Decoder::next(Frame& frame) {
+  switch (framing_) {
+    case Framing::line:
+      return next_line(frame);
+    case Framing::raw:
+      return next_raw(frame);
+    case Framing::length:
+      return next_length(frame);
+  }
+  return false;
+}
+
+static bool too_long(Frame& frame) {
+  frame.data.clear();
+  frame.too_long = true;
+  return true;
+}
+
+static bool message(Frame& frame, std::string_view data) {
+  frame.data.assign(data);
+  frame.too_long = false;
+  return true;
+}
+
+bool Decoder::next_line(Frame& frame) {
   const std::string_view view = std::string_view(buffer_).substr(start_);
   const std::size_t nl = view.find('\n', scanned_);
   if (nl == std::string_view::npos) {
@@ -69,31 +87,37 @@ std::optional<Frame> Decoder::next_line() {
       // bound, and keep dropping until its newline arrives.
       discarding_ = true;
       consume(view.size());
-      return Frame{{}, true};
+      return too_long(frame);
     }
     if (discarding_) consume(view.size());
-    return std::nullopt;
+    return false;
   }
   std::string_view line = view.substr(0, nl);
   const bool was_discarding = discarding_;
   discarding_ = false;
   if (line.ends_with('\r')) line.remove_suffix(1);
-  Frame frame{std::string(line), false};
-  consume(nl + 1);
-  if (was_discarding) return next_line();  // the tail of a line already reported
-  if (frame.data.size() > max_size_) return Frame{{}, true};
-  return frame;
+  if (was_discarding) {
+    consume(nl + 1);
+    return next_line(frame);  // the tail of a line already reported
+  }
+  if (line.size() > max_size_) {
+    too_long(frame);
+  } else {
+    message(frame, line);
+  }
+  consume(nl + 1);  // after the copy: `line` points into the buffer
+  return true;
 }
 
-std::optional<Frame> Decoder::next_raw() {
-  if (!raw_ready_) return std::nullopt;
+bool Decoder::next_raw(Frame& frame) {
+  if (!raw_ready_) return false;
   raw_ready_ = false;
   const std::string_view view = std::string_view(buffer_).substr(start_);
   const std::size_t keep = incomplete_utf8_tail(view);
-  if (keep == view.size()) return std::nullopt;  // only a partial character so far
-  Frame frame{std::string(view.substr(0, view.size() - keep)), false};
+  if (keep == view.size()) return false;  // only a partial character so far
+  message(frame, view.substr(0, view.size() - keep));
   consume(view.size() - keep);
-  return frame;
+  return true;
 }
 
 // Drops what has arrived of an overlong frame; true once all of it is gone.
@@ -104,9 +128,9 @@ bool Decoder::skip_overlong() {
   return skip_ == 0;
 }
 
-std::optional<Frame> Decoder::next_length() {
-  if (!skip_overlong()) return std::nullopt;
-  if (pending() < 4) return std::nullopt;
+bool Decoder::next_length(Frame& frame) {
+  if (!skip_overlong()) return false;
+  if (pending() < 4) return false;
   const auto* p = reinterpret_cast<const unsigned char*>(buffer_.data() + start_);
   const std::uint32_t size = (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
                              (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
@@ -116,12 +140,12 @@ std::optional<Frame> Decoder::next_length() {
     consume(4);
     skip_ = size;
     skip_overlong();
-    return Frame{{}, true};
+    return too_long(frame);
   }
-  if (pending() < 4 + std::size_t{size}) return std::nullopt;
-  Frame frame{buffer_.substr(start_ + 4, size), false};
+  if (pending() < 4 + std::size_t{size}) return false;
+  message(frame, std::string_view(buffer_).substr(start_ + 4, size));
   consume(4 + size);
-  return frame;
+  return true;
 }
 
 std::string Decoder::finish() {

@@ -32,15 +32,18 @@ class Decoder {
   explicit Decoder(Framing framing, std::size_t max_size = 4096);
   void feed(std::string_view bytes);  // what recv() returned
   std::optional<Frame> next();        // the next complete message, if one is ready
+  // The same into `frame`, reusing its memory: false when no message is ready. For a
+  // server that decodes a million lines a second (one allocation fewer each).
+  bool next(Frame& frame);
   // At end of stream: the incomplete message left over (a last line with no '\n', a raw
   // message's held-back partial UTF-8 character), or "" if none. Resets the decoder.
   std::string finish();
   std::size_t pending() const { return buffer_.size() - start_; }  // bytes held
 
  private:
-  std::optional<Frame> next_line();
-  std::optional<Frame> next_raw();
-  std::optional<Frame> next_length();
+  bool next_line(Frame& frame);
+  bool next_raw(Frame& frame);
+  bool next_length(Frame& frame);
   bool skip_overlong();
   void consume(std::size_t n);
 

@@ -161,14 +161,12 @@ void RoomEngine::handle(ClientId id, Client& c) {
   const std::size_t budget = budget_at(now);
   outcome_.clear();
   std::size_t spent = 0;
-  while (spent < budget) {
-    auto frame = c.decoder.next();
-    if (!frame) break;
+  while (spent < budget && c.decoder.next(frame_)) {
     const std::size_t before = outcome_.deliveries.size();
-    if (frame->too_long || frame->data.size() > options_.room.max_line) {
+    if (frame_.too_long || frame_.data.size() > options_.room.max_line) {
       room_.too_long(id, outcome_);
     } else {
-      say_lines(id, frame->data);
+      say_lines(id, frame_.data);
     }
     ++spent;
     for (std::size_t i = before; i < outcome_.deliveries.size(); ++i) {

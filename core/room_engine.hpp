@@ -140,6 +140,7 @@ class RoomEngine {
   std::unordered_map<ClientId, Client> clients_;
   std::vector<ClientId> slow_;  // past --max-queue: dropped once the fan-out is done
   Outcome outcome_;             // reused: its vectors keep their capacity
+  Frame frame_;                 // reused: the line being handled, in memory kept between lines
   std::string_view address_;    // for the console's "joined from" event
   std::chrono::steady_clock::time_point talk_at_;  // the last line said by someone who talks
   ClientId talker_ = 0;                            // ... and who said it (0: nobody yet)

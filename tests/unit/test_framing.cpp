@@ -13,15 +13,25 @@ using namespace sockchat;
 namespace {
 
 // What a decoder makes of `feeds`: each message, or "<too long>" for a dropped one, taking
-// every message ready after each feed, as a receive loop does.
+// every message ready after each feed, as a receive loop does. Both ways of taking one
+// must agree: a new Frame each time, and one Frame reused (the server's way), whose
+// leftovers from a longer or a dropped message must never show.
 std::vector<std::string> decode(Framing framing, const std::vector<std::string>& feeds,
                                 std::size_t max = 8) {
   Decoder d(framing, max);
-  std::vector<std::string> out;
+  Decoder reusing(framing, max);
+  Frame frame;
+  std::vector<std::string> out, out_reusing;
   for (const std::string& feed : feeds) {
     d.feed(feed);
-    while (auto frame = d.next()) out.push_back(frame->too_long ? "<too long>" : frame->data);
+    while (auto f = d.next()) out.push_back(f->too_long ? "<too long>" : f->data);
+    reusing.feed(feed);
+    while (reusing.next(frame)) {
+      if (frame.too_long) REQUIRE(frame.data.empty());
+      out_reusing.push_back(frame.too_long ? "<too long>" : frame.data);
+    }
   }
+  REQUIRE(out_reusing == out);
   return out;
 }
 
