@@ -133,10 +133,14 @@ std::size_t RoomEngine::turn_budget() const {
 
 std::size_t RoomEngine::budget_at(std::chrono::steady_clock::time_point now) const {
   const std::size_t readers = std::max<std::size_t>(room_.size(), 2) - 1;
-  // Someone talks when they said a line lately and are not flooding now themselves.
+  // Someone talks when they said a line lately and have not flooded since: a flood's first
+  // turn, before it has a backlog, looks like talk (then two senders' bursts would take
+  // small turns for a whole second).
   const auto it = clients_.find(talker_);
+  const bool flooded_since =
+      it != clients_.end() && it->second.backlog_at && *it->second.backlog_at >= talk_at_;
   const bool talks =
-      it != clients_.end() && !it->second.backlog && now - talk_at_ < options_.conversation;
+      it != clients_.end() && !flooded_since && now - talk_at_ < options_.conversation;
   const std::size_t least = talks ? options_.turn_lines : options_.turn_lines_alone;
   return std::clamp(options_.turn_deliveries / readers, least,
                     std::max(least, options_.turn_lines_max));

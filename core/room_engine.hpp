@@ -24,7 +24,8 @@
 // lines. Each turn ends in a send to every reader, and a send costs the kernel about the
 // same for 5 KB as for 20 KB: four times fewer sends took a burst at 100 and 1,000
 // members to 0.34-0.41x the CPU per delivery. The first line of someone who talks (a
-// client with no backlog of its own for `conversation`) brings the small turns back.
+// client with no backlog of its own for `conversation`) brings the small turns back, until
+// that client floods in its turn (a burst's first recv looks like talk).
 // Tests: tests/unit/test_room_engine.cpp.
 #pragma once
 

@@ -271,6 +271,26 @@ TEST_CASE("a flood's last lines, and a talker who floods, do not count as talk",
   CHECK(r.engine.turn_budget() == 16);
 }
 
+TEST_CASE("a burst's first turn stops counting as talk once the burst has a backlog", "[engine]") {
+  FakeClock clock;
+  Room r(clock.options());
+  r.join({1, 2, 3});
+  r.engine.received(1, lines_of(10, "first"));  // a burst's first recv, taken in one turn
+  CHECK(count_lines(read_all(r.engine, 3)) == 10);
+  CHECK(r.engine.turn_budget() == 4);          // so far it looks like someone talking
+  r.engine.received(1, lines_of(40, "more"));  // the rest of the burst: more than a turn
+  REQUIRE(r.engine.has_backlog(1));
+  CHECK(r.engine.turn_budget() == 16);
+  for (int i = 0; i < 10 && r.engine.has_backlog(1); ++i) r.engine.turn(1);
+  REQUIRE_FALSE(r.engine.has_backlog(1));
+  CHECK(count_lines(read_all(r.engine, 3)) == 40);
+  // Its backlog is done, within the second: it flooded, it did not talk. A second
+  // sender's burst takes large turns (before: small ones, for the whole second).
+  CHECK(r.engine.turn_budget() == 16);
+  r.engine.received(2, lines_of(40, "second"));
+  CHECK(count_lines(read_all(r.engine, 3)) == 16);
+}
+
 TEST_CASE("a /who costs its reply's size: a /who flood gets few per turn", "[engine]") {
   EngineOptions o;
   o.turn_lines = 64;
