@@ -169,7 +169,7 @@ class ConsoleOutput {
   ConsoleOutput& operator=(const ConsoleOutput&) = delete;
 
   void batch();  // from now on lines wait for flush(), and come from this thread only
-  void flush();  // wakes the writer if lines wait
+  void flush();  // hands the round's lines to the writer, and wakes it if it sleeps
 
   struct State;  // shared with the writer thread (which may outlive us if stdout is stuck)
 
