@@ -355,10 +355,13 @@ struct ConsoleOutput::State {
   std::uint64_t staged_not_shown = 0;
   static constexpr std::size_t kHandOver = 64 * 1024;
 
+  // Bytes the limit allows beyond what waits or is being written (under the lock).
+  std::size_t room_left() const { return limit - std::min(limit, pending.size() + in_flight); }
+
   void add(std::string_view line) {
     if (batched) return stage(line);
     std::lock_guard lock(mutex);
-    if (pending.size() + in_flight + line.size() + 1 > limit) {
+    if (line.size() + 1 > room_left()) {
       ++not_shown;  // never wait for stdout: the room goes on without this line
       return;
     }
@@ -391,7 +394,7 @@ struct ConsoleOutput::State {
       staged.clear();
     }
     not_shown += std::exchange(staged_not_shown, 0);
-    staged_room = limit - std::min(limit, pending.size() + in_flight);
+    staged_room = room_left();
     if (idle && (!pending.empty() || not_shown > 0)) changed.notify_one();
   }
 
@@ -460,8 +463,7 @@ ConsoleOutput::ConsoleOutput(std::size_t limit, double drain_for)
 void ConsoleOutput::batch() {
   std::lock_guard lock(state_->mutex);
   state_->batched = true;
-  state_->staged_room =
-      state_->limit - std::min(state_->limit, state_->pending.size() + state_->in_flight);
+  state_->staged_room = state_->room_left();
 }
 
 void ConsoleOutput::flush() {
