@@ -9,10 +9,10 @@
 //               greet nobody (the tutorial's) need --no-greeting.
 //   2. sync     client 0 says "@S <nonce>" (again every second) until every other client
 //               has heard it: the server now knows everyone, and the join traffic is over.
-//   3. measure  S senders send M lines "@L <sender> <seq> <ns>": all at once (burst) or R
-//               a second each, one line per write (paced); --mode both does paced, then
-//               burst, on the same clients. Everyone reads all the time, so no queue fills
-//               up because of us.
+//   3. measure  S senders send M lines "@L <run> <sender> <seq> <ns>": all at once (burst,
+//               built before the clock starts) or R a second each, one line per write
+//               (paced); --mode both does paced, then burst, on the same clients. Everyone
+//               reads all the time, so no queue fills up because of us.
 // Then one summary line: deliveries/s, latency percentiles, completeness, and the server's
 // CPU time and memory (from /proc/PID when --server-pid is given).
 // With --ssl every client speaks TLS (core's TlsStream, OpenSSL): after connect() its
@@ -58,8 +58,12 @@ struct Options {
   int burst_lines = -1;
   std::string mode = "burst";  // burst | paced | both
   double rate = 10;            // lines per second per sender, paced mode
-  int window = 8;              // connects in flight: keep it below the listen backlog
-  bool greeting = true;        // the server sends something to each new client
+  // Each line is padded to this size, '\n' included: about what a chat line and the
+  // earlier, unpadded "@L" lines were. Not 32: lines that divide ncat's reads (8 KiB) would
+  // never be cut by its prefix, which real lines of varying length are.
+  int line_bytes = 31;
+  int window = 8;        // connects in flight: keep it below the listen backlog
+  bool greeting = true;  // the server sends something to each new client
   pid_t server_pid = 0;
   double deadline = 60;  // seconds, for everything
   double quiet = 1;      // seconds without news after the last send: the rest is missing
@@ -92,7 +96,9 @@ struct Client {
   bool closed = false;
   std::uint32_t watching = 0;  // the events epoll watches for it now
   std::string inbox;           // the start of a line whose '\n' has not arrived yet
-  std::string outbox;          // what send() has not taken yet
+  std::string outbox;          // what to send; send() has taken its first `sent` bytes
+  std::size_t sent = 0;        // (an offset, not erase(): a burst's outbox is megabytes)
+  std::string_view unsent() const { return std::string_view(outbox).substr(sent); }
 
   // The transport: recv(2)/send(2) on the socket, or SSL_read/SSL_write over it. Both
   // throw WouldBlockError when there is nothing to do now.
@@ -103,7 +109,7 @@ struct Client {
   // What epoll must watch: always input; output while the outbox waits, or while TLS
   // needs the socket writable to finish a read (SSL_ERROR_WANT_WRITE from SSL_read).
   std::uint32_t events() const {
-    const bool out = !outbox.empty() || (tls && tls->recv_events() == POLLOUT);
+    const bool out = !unsent().empty() || (tls && tls->recv_events() == POLLOUT);
     return out ? EPOLLIN | EPOLLOUT : EPOLLIN;
   }
 };
@@ -184,12 +190,13 @@ class LoadGen {
   void watch(Client& c, int id, std::uint32_t events);
   void on_readable(Client& c, int id);
   void on_line(int id, std::string_view line, Nanos now);
-  void send_burst(int sender);
-  void queue_send(int id, std::string_view bytes);
+  std::vector<std::string> build_bursts() const;
+  void queue_send(int id, std::string bytes);
   void flush(Client& c, int id);
   void lost(Client& c, int id, const std::string& why);
   void mark_joined(Client& c);
   int senders() const { return senders_; }
+  std::size_t line_bytes() const { return static_cast<std::size_t>(o_.line_bytes); }
 
   Options o_;
   Address server_;
@@ -199,6 +206,7 @@ class LoadGen {
   Ledger ledger_;
   std::string mode_;  // of the measurement under way, and its S and M
   int senders_ = 0, lines_ = 0;
+  int run_ = 0;  // which measurement: 1, 2, ... (the lines carry it)
   Phase phase_ = Phase::join;
   int started_ = 0, joined_ = 0, synced_ = 0, disconnects_ = 0;
   std::string nonce_;
@@ -314,7 +322,11 @@ void LoadGen::measure(const std::string& mode) {
   phase_ = Phase::measure;
   mode_ = mode;
   std::tie(senders_, lines_) = shape(o_, mode == "burst");
+  ++run_;
   ledger_ = Ledger(o_.clients, senders_, lines_);
+  const bool paced = mode == "paced";
+  // Built before the clock starts: writing a million lines is our work, not the server's.
+  std::vector<std::string> bursts = paced ? std::vector<std::string>() : build_bursts();
   if (o_.server_pid > 0) {
     before_ = sample_process(o_.server_pid);
     if (!before_) throw SetupError(fmt::format("no process {} to measure", o_.server_pid));
@@ -324,7 +336,6 @@ void LoadGen::measure(const std::string& mode) {
   const KernelLoss loss_before = sample_kernel_loss();
   const double ksoftirqd_before = ksoftirqd_cpu_seconds();
   const int total = senders() * lines_;
-  const bool paced = mode == "paced";
   // Paced: the k-th line overall is due at start + k / (S * R): each sender sends every
   // 1/R seconds, and the senders' start times are spread evenly over that period.
   const double interval = paced ? kSecond / (senders() * o_.rate) : 0;
@@ -332,16 +343,17 @@ void LoadGen::measure(const std::string& mode) {
   start_ = now_ns();
   int sent = 0;
   if (!paced) {
-    for (int s = 0; s < senders(); ++s) send_burst(s);
+    for (int s = 0; s < senders(); ++s) queue_send(s, std::move(bursts[s]));
     sent = total;
   }
   for (;;) {
     const Nanos now = now_ns();
     for (; sent < total && due(sent) <= now; ++sent) {
-      queue_send(sent % senders(), format_line({sent % senders(), sent / senders(), now_ns()}));
+      const Payload line{run_, sent % senders(), sent / senders(), now_ns() - start_};
+      queue_send(line.sender, format_line(line, line_bytes()));
     }
     if (ledger_.delivered() == ledger_.expected()) break;
-    const Nanos news = std::max(last_send_, ledger_.last_delivery());
+    const Nanos news = std::max(last_send_, start_ + ledger_.last_delivery());
     if (sent == total && now - news > static_cast<Nanos>(o_.quiet * kSecond)) break;
     if (now > deadline_) {
       timed_out_ = true;
@@ -358,12 +370,17 @@ void LoadGen::measure(const std::string& mode) {
   if (o_.server_pid > 0) after_ = sample_process(o_.server_pid);
 }
 
-// Burst: all of a sender's lines in one write, stamped with the moment of that write.
-void LoadGen::send_burst(int sender) {
-  std::string burst;
-  const Nanos now = now_ns();
-  for (int seq = 0; seq < lines_; ++seq) burst += format_line({sender, seq, now});
-  queue_send(sender, burst);
+// Burst: each sender's M lines, to go in one write. All are stamped 0, the burst's start:
+// a line's latency counts from the moment the burst began, whenever its sender got to write.
+std::vector<std::string> LoadGen::build_bursts() const {
+  std::vector<std::string> bursts(static_cast<std::size_t>(senders()));
+  for (int sender = 0; sender < senders(); ++sender) {
+    std::string& burst = bursts[static_cast<std::size_t>(sender)];
+    const std::size_t longest = format_line({run_, sender, lines_, 0}, line_bytes()).size();
+    burst.reserve(longest * static_cast<std::size_t>(lines_));
+    for (int seq = 0; seq < lines_; ++seq) append_line(burst, {run_, sender, seq, 0}, line_bytes());
+  }
+  return bursts;
 }
 
 // --- the event loop, shared by the three phases --------------------------------------
@@ -384,7 +401,7 @@ void LoadGen::on_event(int id, std::uint32_t events) {
   if (c.handshaking) return continue_handshake(c, id);
   const bool tls_read_waits = c.tls && c.tls->recv_events() == POLLOUT;  // rare: see events()
   if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || tls_read_waits) on_readable(c, id);
-  if (!c.closed && (events & EPOLLOUT) && !c.outbox.empty()) flush(c, id);
+  if (!c.closed && (events & EPOLLOUT) && !c.unsent().empty()) flush(c, id);
 }
 
 void LoadGen::on_readable(Client& c, int id) {
@@ -431,8 +448,8 @@ void LoadGen::on_line(int id, std::string_view line, Nanos now) {
   Payload p;
   switch (parse_line(line, p)) {
     case Parsed::ok:
-      // A line sent before this measurement began belongs to an earlier one: not ours.
-      if (p.sent >= start_) ledger_.record(id, p, now);
+      // A line of an earlier measurement, arriving late, is not one of ours.
+      if (p.run == run_) ledger_.record(id, p, now - start_);
       break;
     case Parsed::garbled:
       ledger_.garbled();
@@ -442,17 +459,25 @@ void LoadGen::on_line(int id, std::string_view line, Nanos now) {
   }
 }
 
-void LoadGen::queue_send(int id, std::string_view bytes) {
+void LoadGen::queue_send(int id, std::string bytes) {
   Client& c = clients_[static_cast<std::size_t>(id)];
   if (c.closed) return;
-  c.outbox.append(bytes);
+  if (c.outbox.empty()) {
+    c.outbox = std::move(bytes);  // a burst's megabytes are not copied again
+  } else {
+    c.outbox += bytes;
+  }
   if (!(c.watching & EPOLLOUT)) flush(c, id);  // nothing was waiting: try at once
   last_send_ = now_ns();
 }
 
 void LoadGen::flush(Client& c, int id) {
   try {
-    c.outbox.erase(0, c.send(c.outbox));
+    c.sent += c.send(c.unsent());
+    if (c.sent == c.outbox.size()) {
+      c.outbox.clear();
+      c.sent = 0;
+    }
   } catch (const WouldBlockError&) {
     // The send buffer is full: wait for EPOLLOUT.
   } catch (const SocketError& e) {
@@ -488,7 +513,7 @@ double ms(Nanos n) {
 
 void LoadGen::report() const {
   const Summary s = ledger_.summarize();
-  const Nanos busy = s.delivered > 0 ? s.last_delivery - start_ : 0;
+  const Nanos busy = s.delivered > 0 ? s.last_delivery : 0;  // since the start
   const double rate = busy > 0 ? static_cast<double>(s.delivered) * kSecond / busy : 0;
   nlohmann::json j = {{"label", o_.label},
                       {"mode", mode_},
@@ -496,6 +521,7 @@ void LoadGen::report() const {
                       {"senders", senders()},
                       {"lines", lines_},
                       {"rate", mode_ == "paced" ? o_.rate : 0.0},
+                      {"line_bytes", o_.line_bytes},
                       {"ssl", o_.ssl},
                       {"join_s", ms(join_end_ - begin_) / 1e3},
                       {"setup_s", ms(setup_end_ - begin_) / 1e3},
@@ -581,6 +607,7 @@ void validate(const Options& o) {
   }
   if (o.rate <= 0) throw UsageError("--rate must be positive");
   if (o.window < 1) throw UsageError("--window must be at least 1");
+  if (o.line_bytes < 0 || o.line_bytes > 65536) throw UsageError("--line-bytes must be 0..65536");
 }
 
 int run(const Options& o) {
@@ -616,6 +643,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"burst", "paced", "both"}))
       ->capture_default_str();
   app.add_option("-r,--rate", o.rate, "paced: lines per second per sender")->capture_default_str();
+  app.add_option("--line-bytes", o.line_bytes,
+                 "pad each line with x's to this many bytes, newline included (0: none)")
+      ->capture_default_str();
   app.add_option("--window", o.window, "connects in flight at once")->capture_default_str();
   bool no_greeting = false;
   app.add_flag("--no-greeting", no_greeting,

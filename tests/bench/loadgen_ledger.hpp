@@ -1,7 +1,10 @@
 // loadgen_ledger.hpp — the group-chat load generator's bookkeeping. Pure code: no sockets.
 //
 // Every chat line the load generator sends carries its own identity and send time:
-//   @L <sender> <seq> <send_ns>\n
+//   @L <run> <sender> <seq> <send_ns> [xxx...]\n
+// <run> numbers the measurements of one process (paced, then burst), so that a late line of
+// one is never counted in the next; <send_ns> counts from the measurement's start; the x's
+// pad a line to the size asked for (--line-bytes), and must arrive as they left.
 // A server adds its own prefix ("<guest5> ", "<user5> ", the tutorial's ">>:"), and ncat
 // even inserts it in the middle of a line when a line arrives in two reads. So a receiver
 // finds the payload by its marker "@L ", never by its position. The ledger then answers:
@@ -26,18 +29,23 @@ using Nanos = std::int64_t;
 Nanos now_ns();
 
 struct Payload {
+  int run = 0;
   int sender = 0;
   int seq = 0;
   Nanos sent = 0;
 };
 
-// "@L 3 17 123456789\n"
-std::string format_line(const Payload& p);
+// "@L 1 3 17 123456789\n"; with line_bytes 24, "@L 1 3 17 123456789 xxx\n" (a line that is
+// already longer is not cut).
+std::string format_line(const Payload& p, std::size_t line_bytes = 0);
+// The same, appended to `out`: a burst of a million lines is built in one string.
+void append_line(std::string& out, const Payload& p, std::size_t line_bytes = 0);
 
 enum class Parsed { none, ok, garbled };
-// Looks for "@L <sender> <seq> <ns>" in one received line (without its '\n'). `none`: the
-// line is not ours (a join notice). `garbled`: the marker is there but the rest is not three
-// numbers up to the end of the line (a line cut in two by the server).
+// Looks for "@L <run> <sender> <seq> <ns>" in one received line (without its '\n'). `none`:
+// the line is not ours (a join notice). `garbled`: the marker is there but the rest is not
+// four numbers and then only padding up to the end of the line (a line cut in two by the
+// server).
 Parsed parse_line(std::string_view line, Payload& out);
 
 // What the measurement found, for the summary line.
