@@ -20,6 +20,8 @@ TEST_CASE("parse_line finds the payload behind any prefix", "[loadgen]") {
       {"<guest5> @L 2 0 0 0", Parsed::ok, {2, 0, 0, 0}},
       {">>:@L 1 12 345 999999999999999999\r", Parsed::ok, {1, 12, 345, 999999999999999999}},
       {"<guest5> @L 1 3 17 0 xxxxxx", Parsed::ok, {1, 3, 17, 0}},  // padded
+      {"@L 1 3 17 0 " + std::string(200, 'x'), Parsed::ok, {1, 3, 17, 0}},
+      {"@L 1 3 17 0 " + std::string(150, 'x') + "y" + std::string(49, 'x'), Parsed::garbled, {}},
       {"* guest5 joined", Parsed::none, {}},
       {"<guest5> @L 1 3 17 0 xx<guest6> xx", Parsed::garbled, {}},  // inside the padding
       {"@L 1 3 17", Parsed::garbled, {}},                           // cut short
