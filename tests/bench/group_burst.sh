@@ -26,7 +26,9 @@ done
 build="$(cd "$build" && pwd)"
 sockchat="$build/sockchat"
 loadgen="$build/tests/bench/chat_loadgen"
-. "$here/lib.sh"  # free_port, wait_listening, stop_server
+. "$here/lib.sh"  # install_missing, free_port, wait_listening, stop_server
+install_missing ncat python3
+cmake --build "$build" --target sockchat chat_loadgen -j 2 >/dev/null
 work="$(mktemp -d)"
 trap 'stop_server; rm -rf "$work"' EXIT
 exec 3< <(sleep 100000)  # a stdin that stays open and silent: the console never ends
