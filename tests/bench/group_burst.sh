@@ -30,8 +30,11 @@ loadgen="$build/tests/bench/chat_loadgen"
 install_missing ncat python3
 cmake --build "$build" --target sockchat chat_loadgen -j 2 >/dev/null
 work="$(mktemp -d)"
-trap 'stop_server; rm -rf "$work"' EXIT
-exec 3< <(sleep 100000)  # a stdin that stays open and silent: the console never ends
+# A stdin that stays open and silent, so the servers' consoles never end. Its sleep keeps
+# no copy of our stdout (a pipe into tee or tail would never see its end) and goes with us.
+exec 3< <(exec sleep 100000 >/dev/null 2>&1)
+holder=$!
+trap 'stop_server; kill "$holder" 2>/dev/null; rm -rf "$work"' EXIT
 start_server() {  # SERVER PORT
   case "$1" in
     sockchat) exec "$sockchat" serve-group --host 127.0.0.1 --port "$2" --io epoll ;;
@@ -51,26 +54,26 @@ shapes_for() {  # N
 }
 results="$work/results.jsonl"
 for bytes in $line_sizes; do
-for n in $sizes; do
-  while read -r s m; do
-    for rep in $(seq "$reps"); do
-      for server in sockchat ncat; do
-        port="$(free_port)"
-        start_server "$server" "$port"
-        wait_listening "$port" || { echo "server $server did not start" >&2; stop_server; continue; }
-        window=100; [ "$server" = ncat ] && window=8
-        if out="$(timeout $((60 + n / 20)) "$loadgen" 127.0.0.1 "$port" -n "$n" --mode burst \
-            --burst-senders "$s" --burst-lines "$m" --line-bytes "$bytes" --window "$window" --deadline 60 \
-            --quiet $((3 + n / 1000)) --server-pid "$server_pid" --label "$server" --json 2>"$work/err")"; then
-          echo "$out" | python3 -c "import json,sys; j=json.load(sys.stdin); j['shape']='$s x $m'; print(json.dumps(j))" | tee -a "$results"
-        else
-          echo "{\"label\": \"$server\", \"clients\": $n, \"shape\": \"$s x $m\", \"line_bytes\": $bytes, \"failed\": true}" | tee -a "$results"
-        fi
-        stop_server
+  for n in $sizes; do
+    while read -r s m; do
+      for rep in $(seq "$reps"); do
+        for server in sockchat ncat; do
+          port="$(free_port)"
+          start_server "$server" "$port"
+          wait_listening "$port" || { echo "server $server did not start" >&2; stop_server; continue; }
+          window=100; [ "$server" = ncat ] && window=8
+          if out="$(timeout $((60 + n / 20)) "$loadgen" 127.0.0.1 "$port" -n "$n" --mode burst \
+              --burst-senders "$s" --burst-lines "$m" --line-bytes "$bytes" --window "$window" --deadline 60 \
+              --quiet $((3 + n / 1000)) --server-pid "$server_pid" --label "$server" --json 2>"$work/err")"; then
+            echo "$out" | python3 -c "import json,sys; j=json.load(sys.stdin); j['shape']='$s x $m'; print(json.dumps(j))" | tee -a "$results"
+          else
+            echo "{\"label\": \"$server\", \"clients\": $n, \"shape\": \"$s x $m\", \"line_bytes\": $bytes, \"failed\": true}" | tee -a "$results"
+          fi
+          stop_server
+        done
       done
-    done
-  done < <(shapes_for "$n")
-done
+    done < <(shapes_for "$n")
+  done
 done
 python3 - "$results" <<'PY'
 import json, sys, statistics
