@@ -23,10 +23,10 @@ Nanos now_ns() {
 void append_line(std::string& out, const Payload& p, std::size_t line_bytes) {
   const std::size_t start = out.size();
   fmt::format_to(std::back_inserter(out), "@L {} {} {} {}", p.run, p.sender, p.seq, p.sent);
-  const std::size_t length = out.size() - start + 1;  // with its '\n'
-  if (line_bytes > length + 1) {
+  const std::size_t with_newline = out.size() - start + 1;
+  if (line_bytes >= with_newline + 2) {  // room for a space and at least one x
     out += ' ';
-    out.append(line_bytes - length - 1, 'x');
+    out.append(line_bytes - with_newline - 1, 'x');
   }
   out += '\n';
 }
@@ -42,7 +42,7 @@ namespace {
 // Reads one decimal number from the front of `text` and drops it.
 // At most digits10 digits (18 for 64 bits: 31 years of nanoseconds), so that it cannot
 // overflow; a longer number is not one we sent. By hand, not std::from_chars: this runs
-// three times for each of millions of deliveries, and the load generator must cost less
+// four times for each of millions of deliveries, and the load generator must cost less
 // than the servers it measures.
 template <typename T>
 bool take_number(std::string_view& text, T& out) {

@@ -65,7 +65,8 @@ class Ledger {
  public:
   // Clients 0..senders-1 are the senders; every client receives.
   Ledger(int clients, int senders, int lines);
-  // Client `receiver` got payload `p` at time `now`.
+  // Client `receiver` got payload `p` at time `now`: like p.sent and last_delivery(), in
+  // nanoseconds since the measurement's start.
   void record(int receiver, const Payload& p, Nanos now);
   void garbled() { ++s_.garbled; }
   std::int64_t expected() const { return s_.expected; }
