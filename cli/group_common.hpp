@@ -35,11 +35,12 @@ namespace sockchat::cli {
 // keeps up is never dropped. At most hold_at_most per turn, so that one reader that has
 // stopped reading slows floods, never stops them (it is dropped at --max-queue).
 inline constexpr std::size_t backlog_hold = 64 * 1024;
-// --io threads: each writer thread moves its outbox into the kernel as soon as lines come,
-// so the room holds less for the same backlog, and 64 KiB let a flood through at 364k
-// lines/s to each member (the event loops: 160k), a paced line's p99 six times its quiet
-// one. 8 KiB gives the event loops' rate; the cost is a lone sender's burst: 1 x 2,000
-// lines to 1,000 readers at about half the speed (docs/benchmarks.md, fairness).
+// --io threads: outboxes go into the kernel as soon as lines come (from the sender's
+// thread, else the client's writer), so the room holds less for the same backlog: 64 KiB
+// let a flood through at 364k lines/s to each member (the event loops: 160k), a paced
+// line's p99 six times its quiet one (measured when writers sent everything). 8 KiB gives
+// the event loops' rate; the cost is a lone sender's burst: 1 x 2,000 lines to 1,000
+// readers at about half the speed (docs/benchmarks.md, fairness).
 inline constexpr std::size_t backlog_hold_threads = 8 * 1024;
 inline constexpr auto hold_at_most = std::chrono::milliseconds(100);
 
@@ -128,10 +129,11 @@ class Connection {
   // WouldBlockError (nothing there) or SocketError.
   std::size_t receive(char* buffer, std::size_t size);
   // One sendmsg(2) of the outbox's first pieces (up to IOV_MAX; send(2) for one piece): the
-  // bytes the kernel took.
+  // bytes the kernel took. `flags`: MSG_DONTWAIT takes what fits now on a blocking socket
+  // (--io threads, plain TCP only).
   // Over TLS, one SSL_write of the first pieces joined (up to a record, 16 KiB): TLS has no
   // gather write. Throws WouldBlockError (its buffer is full) or SocketError.
-  std::size_t send(const std::vector<std::string_view>& pieces);
+  std::size_t send(const std::vector<std::string_view>& pieces, int flags = 0);
   // Our end of stream: TLS's close_notify (if there is room for it), then shutdown(SHUT_WR).
   // Throws SocketError.
   void shutdown_write();

@@ -1,9 +1,11 @@
 #include "cli/group_threads.hpp"
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <climits>
 #include <condition_variable>
@@ -49,11 +51,27 @@ struct Client {
   bool cut = false;                    // dropped: the writer stops now
   bool unstarted = false;              // its threads could not all start: refused, never joined
   std::optional<std::string> refusal;  // --ssl: told this after its handshake, never joined
+  bool sending = false;  // a thread is in send() to it, outside the lock: nobody else sends
   bool reader_done = false;
   bool writer_done = false;
   // Touched only by the main thread:
   std::thread reader;
   std::thread writer;
+};
+
+// What one thread sends itself in a pass of ThreadedServer::deliver(); reused, so that
+// the vectors keep their capacity from pass to pass.
+struct DirectSends {
+  struct Send {
+    Client* client = nullptr;
+    std::vector<std::string_view> pieces;
+    std::vector<LineRef> keep;  // the lines stay alive even if the outbox is cleared meanwhile
+    std::size_t size = 0;       // of the pieces
+    std::size_t sent = 0;
+    bool failed = false;
+  };
+  std::vector<Send> sends;
+  std::size_t count = 0;
 };
 
 class ThreadedServer : public ConsoleHooks {
@@ -75,9 +93,12 @@ class ThreadedServer : public ConsoleHooks {
   bool start_threads(Client& c);
   void reap();
   void shut_down();
+  // Every thread that changes the room, under the lock.
+  void deliver(std::unique_lock<std::mutex>& lock, DirectSends& out);
+  void after_send(Client& c, bool again = false);
   // The client threads.
   void read_loop(Client& c);
-  LeaveReason read_until_gone(Client& c);
+  LeaveReason read_until_gone(Client& c, DirectSends& out);
   void wait_for_own_outbox(Client& c, std::unique_lock<std::mutex>& lock);
   void write_loop(Client& c);
   Client* find(ClientId id);
@@ -93,14 +114,20 @@ class ThreadedServer : public ConsoleHooks {
   AcceptErrors accept_errors_;
   bool listener_paused_ = false;
   std::uint64_t refused_ = 0;
+  DirectSends main_sends_;                     // the main thread's (joins, console lines, shutdown)
   std::uint64_t refused_after_handshake_ = 0;  // guarded by mutex_
   ClientId next_id_ = 1;
 
   std::mutex mutex_;  // guards engine_, clients_, and every client's flags
   std::condition_variable writer_finished_;
-  std::condition_variable room_drained_;  // held() fell to backlog_hold_threads: floods go on
+  // held() fell to backlog_hold_threads, or no reader waits with new input: floods go on.
+  std::condition_variable room_drained_;
+  // Readers with what recv() returned, waiting for the lock. A backlog's next turn waits
+  // for them, as an event loop's round reads every client once before a flood's next turn.
+  std::atomic<int> arriving_{0};
   RoomEngine engine_;
   std::unordered_map<ClientId, std::unique_ptr<Client>> clients_;
+  std::vector<ClientId> touched_;  // their outboxes have new lines for deliver()
 };
 
 ThreadedServer::ThreadedServer(const GroupOptions& options, Socket listener, StopSignals& signals)
@@ -137,7 +164,11 @@ Client* ThreadedServer::find(ClientId id) {
 }
 
 void ThreadedServer::output(ClientId id) {
-  if (Client* c = find(id)) c->wake.notify_one();
+  if (!options_.tls_context) {
+    touched_.push_back(id);  // deliver() sends them, in the thread that made the lines
+  } else if (Client* c = find(id)) {
+    c->wake.notify_one();  // SSL_write cannot be told not to wait: its writer sends all
+  }
 }
 
 void ThreadedServer::close(ClientId id, bool flush_first) {
@@ -186,6 +217,7 @@ void ThreadedServer::admit(Socket socket, const Address& peer) {
   if (start_threads(c)) {
     // --ssl: the reader joins it to the room once its handshake is done.
     if (!options_.tls_context) engine_.join(c.id, c.peer);
+    deliver(lock, main_sends_);
     return;
   }
   lock.unlock();
@@ -214,7 +246,8 @@ void ThreadedServer::reap() {
   {
     std::lock_guard lock(mutex_);
     for (auto it = clients_.begin(); it != clients_.end();) {
-      const bool done = it->second->reader_done && it->second->writer_done;
+      const Client& c = *it->second;
+      const bool done = c.reader_done && c.writer_done && !c.sending;
       if (done) {
         engine_.forget(it->first);
         gone.push_back(std::move(it->second));
@@ -237,8 +270,9 @@ void ThreadedServer::on_console() {
   std::vector<std::string> lines;
   const bool open = console_.read_lines(lines);
   {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     announce_lines(engine_, lines);
+    deliver(lock, main_sends_);
   }
   if (!open) loop_.remove(STDIN_FILENO);
 }
@@ -246,6 +280,7 @@ void ThreadedServer::on_console() {
 void ThreadedServer::shut_down() {
   std::unique_lock lock(mutex_);
   engine_.shutdown();  // "* server shutting down", every client closing; nothing relayed after
+  deliver(lock, main_sends_);
   auto all_sent = [&] {
     for (auto& [id, c] : clients_) {
       if (!c->writer_done) return false;
@@ -267,22 +302,100 @@ void ThreadedServer::shut_down() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Sending: from the thread that made the lines; the writer thread for what must wait.
+
+// The lines go out from the thread that made them (a reader's turn, a join, a console
+// line): one send() with MSG_DONTWAIT to each client they touched, outside the lock. A
+// client that keeps up takes its lines at once, and no writer thread wakes up: a paced
+// line to 100 readers used to wake 100 writers, and on 2 cores a flood's turns kept them
+// queued for the scheduler. What the kernel does not take now (a client that reads
+// slowly) is its writer's, which may wait in send(). Lines that came for a client while
+// another thread sent to it go in that thread's next pass (a flood's thread sends a paced
+// line with its own), a few passes at most, then to the writers. Over TLS output() wakes
+// the writers instead, and this has nothing to do.
+void ThreadedServer::deliver(std::unique_lock<std::mutex>& lock, DirectSends& out) {
+  constexpr int passes = 4;
+  // A failed send's "left" notice and lines that came meanwhile touch clients again.
+  for (int pass = 1; !touched_.empty(); ++pass) {
+    out.count = 0;
+    for (ClientId id : touched_) {
+      Client* c = find(id);
+      Outbox* outbox = engine_.outbox(id);
+      if (c == nullptr || c->sending || c->cut || outbox == nullptr || outbox->empty()) continue;
+      if (out.count == out.sends.size()) out.sends.emplace_back();
+      DirectSends::Send& send = out.sends[out.count++];
+      send.client = c;
+      send.sent = 0;
+      send.failed = false;
+      outbox->pieces(send.pieces, IOV_MAX, &send.keep);
+      send.size = 0;
+      for (std::string_view piece : send.pieces) send.size += piece.size();
+      c->sending = true;  // its writer, and every other thread, leave it to us meanwhile
+    }
+    touched_.clear();
+    lock.unlock();
+    for (std::size_t i = 0; i < out.count; ++i) {
+      DirectSends::Send& send = out.sends[i];
+      try {
+        send.sent = send.client->conn.send(send.pieces, MSG_DONTWAIT);
+      } catch (const WouldBlockError&) {
+        // Its send buffer is full: the writer thread waits for room.
+      } catch (const SocketError&) {
+        send.failed = true;  // EPIPE, ECONNRESET: its reader will find out too
+      }
+    }
+    lock.lock();
+    for (std::size_t i = 0; i < out.count; ++i) {
+      DirectSends::Send& send = out.sends[i];
+      Client& c = *send.client;
+      send.keep.clear();
+      c.sending = false;
+      if (send.failed) {
+        engine_.failed(c.id);
+      } else {
+        engine_.sent(c.id, send.sent);
+      }
+      const Outbox* outbox = engine_.outbox(c.id);
+      const bool took_all = !send.failed && send.sent == send.size;
+      if (took_all && pass < passes && outbox != nullptr && !outbox->empty()) {
+        touched_.push_back(c.id);  // lines came while we sent: the next pass
+      }
+      after_send(c, took_all && pass < passes);
+    }
+    engine_.enforce_total();  // --max-total-queue, now that these clients had their chance
+  }
+}
+
+// Under the lock, after a send to `c` by any thread: whoever waits for what it freed.
+// What is still owed is its writer's, unless the sending thread goes on (`again`).
+void ThreadedServer::after_send(Client& c, bool again) {
+  const Outbox* outbox = engine_.outbox(c.id);
+  const bool owed = outbox != nullptr && !outbox->empty();
+  if ((owed && !again) || c.closing || c.cut) c.wake.notify_one();
+  c.drained.notify_one();
+  if (engine_.held() <= backlog_hold_threads) room_drained_.notify_all();
+  if (c.reader_done && c.writer_done) signals_.wake();  // reap() skipped it while we sent
+}
+
+// ---------------------------------------------------------------------------------------
 // A client's reader thread: its turn, then the lock goes to the others.
 
 void ThreadedServer::read_loop(Client& c) {
+  DirectSends sends;
   LeaveReason why = LeaveReason::error;
   try {
-    why = read_until_gone(c);
+    why = read_until_gone(c, sends);
   } catch (const SocketError&) {
     // A socket error (ECONNRESET...) ends this client only.
   }
   {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     if (why == LeaveReason::error) engine_.failed(c.id);
     if (why == LeaveReason::idle) engine_.idle(c.id);  // "! idle for S s", then it leaves
     c.closing = true;
     c.reader_done = true;
     c.wake.notify_one();
+    deliver(lock, sends);  // its "left" notice
   }
   signals_.wake();  // the main thread joins us
 }
@@ -308,7 +421,7 @@ bool ThreadedServer::handshake(Client& c) {
     refuse(c.conn, c.peer, *c.refusal, framing_);
     return false;
   }
-  engine_.join(c.id, c.peer);
+  engine_.join(c.id, c.peer);  // over TLS its writer and the others' send the welcome
   return true;
 }
 
@@ -319,7 +432,7 @@ void ThreadedServer::wait_for_own_outbox(Client& c, std::unique_lock<std::mutex>
   c.drained.wait(lock, [&] { return c.closing || c.writer_done || !engine_.owes_much(c.id); });
 }
 
-LeaveReason ThreadedServer::read_until_gone(Client& c) {
+LeaveReason ThreadedServer::read_until_gone(Client& c, DirectSends& out) {
   if (options_.tls_context && !handshake(c)) return LeaveReason::error;
   const std::size_t turn_bytes = EngineOptions{}.turn_bytes;
   std::vector<char> buffer(turn_bytes);
@@ -331,33 +444,42 @@ LeaveReason ThreadedServer::read_until_gone(Client& c) {
     // --idle-timeout: poll(2) with a deadline before each recv, as settimeout(S) does.
     if (idle && !wait_ready(fd, POLLIN, Deadline(idle))) return LeaveReason::idle;
     const std::size_t n = c.conn.receive(buffer.data(), buffer.size());
+    arriving_.fetch_add(1);
     std::unique_lock lock(mutex_);
+    if (arriving_.fetch_sub(1) == 1) room_drained_.notify_all();
     wait_for_own_outbox(c, lock);
     if (c.closing) return LeaveReason::quit;  // /quit, dropped, or shutting down
     if (n == 0) {
       engine_.end_of_stream(c.id);  // a last line without '\n' still counts, as for nc
+      deliver(lock, out);
       return LeaveReason::closed;
     }
     engine_.received(c.id, {buffer.data(), n});
+    deliver(lock, out);
     while (engine_.has_backlog(c.id)) {  // one turn at a time: the others get the lock
       lock.unlock();
       std::this_thread::yield();
       lock.lock();
       wait_for_own_outbox(c, lock);
-      // As on the event loops: the next turn of a flood waits while the room is behind.
-      room_drained_.wait_for(lock, hold_at_most,
-                             [&] { return c.closing || engine_.held() <= backlog_hold_threads; });
+      // As on the event loops: the next turn of a flood waits while the room is behind,
+      // and while others have something new to say.
+      room_drained_.wait_for(lock, hold_at_most, [&] {
+        return c.closing || (engine_.held() <= backlog_hold_threads && arriving_ == 0);
+      });
       if (c.closing) return LeaveReason::quit;
       engine_.turn(c.id);
+      deliver(lock, out);
     }
     if (c.closing) return LeaveReason::quit;
   }
 }
 
 // ---------------------------------------------------------------------------------------
-// A client's writer thread: one sendmsg() of its outbox's lines, outside the lock.
+// A client's writer thread: what the others could not send at once, with a send() that
+// waits, outside the lock.
 
 void ThreadedServer::write_loop(Client& c) {
+  DirectSends sends;  // the drop notices its enforce_total() may make
   std::vector<std::string_view> pieces;
   std::vector<LineRef> keep;  // the lines being sent stay alive even if the outbox is cleared
   std::unique_lock lock(mutex_);
@@ -367,10 +489,11 @@ void ThreadedServer::write_loop(Client& c) {
     Outbox* outbox = engine_.outbox(c.id);
     c.wake.wait(lock, [&] {
       outbox = engine_.outbox(c.id);
-      return c.cut || c.closing || (outbox != nullptr && !outbox->empty());
+      return c.cut || (!c.sending && (c.closing || (outbox != nullptr && !outbox->empty())));
     });
     if (c.cut || outbox == nullptr || outbox->empty()) break;  // dropped, or all sent
     outbox->pieces(pieces, IOV_MAX, &keep);
+    c.sending = true;
     lock.unlock();
     std::size_t sent = 0;
     bool failed = false;
@@ -380,15 +503,17 @@ void ThreadedServer::write_loop(Client& c) {
       failed = true;  // EPIPE, ECONNRESET: the reader will find out too
     }
     lock.lock();
+    c.sending = false;
     keep.clear();
     if (failed) {
       engine_.failed(c.id);
+      deliver(lock, sends);  // its "left" notice
       break;
     }
     engine_.sent(c.id, sent);
-    c.drained.notify_one();
-    if (engine_.held() <= backlog_hold_threads) room_drained_.notify_all();
+    after_send(c);
     engine_.enforce_total();  // --max-total-queue, now that this writer had its chance
+    deliver(lock, sends);
   }
   c.writer_done = true;
   c.drained.notify_one();

@@ -4,9 +4,12 @@
 // without a predicate, so messages are lost, resent or echoed. Here each client has:
 //   a reader thread   blocking recv() → the engine (core/room_engine.hpp), under the room's
 //                     one mutex, one turn (128 lines) at a time so the others get the lock;
-//   a writer thread   waits on its own condition variable for its outbox to fill (with a
-//                     predicate, so no wake-up is ever lost) and sends the shared lines with
-//                     one sendmsg() without holding the lock.
+//                     then it sends the turn's lines itself, one sendmsg() with MSG_DONTWAIT
+//                     to each reader, without holding the lock: what the kernel takes at
+//                     once needs no other thread to wake up;
+//   a writer thread   waits on its own condition variable (with a predicate, so no wake-up
+//                     is ever lost) for what could not go at once, and sends it with a
+//                     sendmsg() that blocks, without holding the lock.
 // Everything else — the room, the outboxes, the drop policy — is the engine's, the same as
 // on the event loop: this file only waits and locks. The main thread accepts, reads the
 // console and waits for signals on a small poll loop, and joins the threads of clients that
