@@ -59,8 +59,10 @@ struct Client {
   std::thread writer;
 };
 
-// What one thread sends itself in a pass of ThreadedServer::deliver(); reused, so that
-// the vectors keep their capacity from pass to pass.
+// What one thread sends itself in a pass of ThreadedServer::deliver(). The server lends
+// these out and keeps them (their vectors keep their capacity from pass to pass): as many
+// as threads have sent at once, not one per thread, which in a room of 10,000 would each
+// keep room for 10,000 sends.
 struct DirectSends {
   struct Send {
     Client* client = nullptr;
@@ -94,11 +96,12 @@ class ThreadedServer : public ConsoleHooks {
   void reap();
   void shut_down();
   // Every thread that changes the room, under the lock.
-  void deliver(std::unique_lock<std::mutex>& lock, DirectSends& out);
+  void deliver(std::unique_lock<std::mutex>& lock);
+  void send_pass(std::unique_lock<std::mutex>& lock, DirectSends& out, bool last);
   void after_send(Client& c, bool again = false);
   // The client threads.
   void read_loop(Client& c);
-  LeaveReason read_until_gone(Client& c, DirectSends& out);
+  LeaveReason read_until_gone(Client& c);
   void wait_for_own_outbox(Client& c, std::unique_lock<std::mutex>& lock);
   void write_loop(Client& c);
   Client* find(ClientId id);
@@ -114,7 +117,6 @@ class ThreadedServer : public ConsoleHooks {
   AcceptErrors accept_errors_;
   bool listener_paused_ = false;
   std::uint64_t refused_ = 0;
-  DirectSends main_sends_;                     // the main thread's (joins, console lines, shutdown)
   std::uint64_t refused_after_handshake_ = 0;  // guarded by mutex_
   ClientId next_id_ = 1;
 
@@ -128,6 +130,7 @@ class ThreadedServer : public ConsoleHooks {
   RoomEngine engine_;
   std::unordered_map<ClientId, std::unique_ptr<Client>> clients_;
   std::vector<ClientId> touched_;  // their outboxes have new lines for deliver()
+  std::vector<std::unique_ptr<DirectSends>> idle_sends_;  // for deliver() to lend
 };
 
 ThreadedServer::ThreadedServer(const GroupOptions& options, Socket listener, StopSignals& signals)
@@ -190,6 +193,11 @@ void ThreadedServer::on_listener() {
   const bool ok = accept_pending(
       listener_, spare_, framing_, refused_, accept_errors_,
       [this](Socket socket, const Address& peer) { admit(std::move(socket), peer); });
+  // Each join tells everyone: sent after the batch, so that a crowd arriving together
+  // costs one send to each member per batch, not one per newcomer (10,000 joins one at a
+  // time would be 50 million sends).
+  std::unique_lock lock(mutex_);
+  deliver(lock);
   if (!ok) {
     loop_.modify(listener_.fileno(), 0);  // a tick watches it again
     listener_paused_ = true;
@@ -217,8 +225,7 @@ void ThreadedServer::admit(Socket socket, const Address& peer) {
   if (start_threads(c)) {
     // --ssl: the reader joins it to the room once its handshake is done.
     if (!options_.tls_context) engine_.join(c.id, c.peer);
-    deliver(lock, main_sends_);
-    return;
+    return;  // on_listener() sends the notices, once for all it admitted
   }
   lock.unlock();
   if (c.writer.joinable()) c.writer.join();  // it saw `cut` and ended without a word
@@ -272,7 +279,7 @@ void ThreadedServer::on_console() {
   {
     std::unique_lock lock(mutex_);
     announce_lines(engine_, lines);
-    deliver(lock, main_sends_);
+    deliver(lock);
   }
   if (!open) loop_.remove(STDIN_FILENO);
 }
@@ -280,7 +287,7 @@ void ThreadedServer::on_console() {
 void ThreadedServer::shut_down() {
   std::unique_lock lock(mutex_);
   engine_.shutdown();  // "* server shutting down", every client closing; nothing relayed after
-  deliver(lock, main_sends_);
+  deliver(lock);
   auto all_sent = [&] {
     for (auto& [id, c] : clients_) {
       if (!c->writer_done) return false;
@@ -313,57 +320,70 @@ void ThreadedServer::shut_down() {
 // another thread sent to it go in that thread's next pass (a flood's thread sends a paced
 // line with its own), a few passes at most, then to the writers. Over TLS output() wakes
 // the writers instead, and this has nothing to do.
-void ThreadedServer::deliver(std::unique_lock<std::mutex>& lock, DirectSends& out) {
+void ThreadedServer::deliver(std::unique_lock<std::mutex>& lock) {
+  if (touched_.empty()) return;
+  std::unique_ptr<DirectSends> out;
+  if (idle_sends_.empty()) {
+    out = std::make_unique<DirectSends>();
+  } else {
+    out = std::move(idle_sends_.back());
+    idle_sends_.pop_back();
+  }
   constexpr int passes = 4;
   // A failed send's "left" notice and lines that came meanwhile touch clients again.
-  for (int pass = 1; !touched_.empty(); ++pass) {
-    out.count = 0;
-    for (ClientId id : touched_) {
-      Client* c = find(id);
-      Outbox* outbox = engine_.outbox(id);
-      if (c == nullptr || c->sending || c->cut || outbox == nullptr || outbox->empty()) continue;
-      if (out.count == out.sends.size()) out.sends.emplace_back();
-      DirectSends::Send& send = out.sends[out.count++];
-      send.client = c;
-      send.sent = 0;
-      send.failed = false;
-      outbox->pieces(send.pieces, IOV_MAX, &send.keep);
-      send.size = 0;
-      for (std::string_view piece : send.pieces) send.size += piece.size();
-      c->sending = true;  // its writer, and every other thread, leave it to us meanwhile
-    }
-    touched_.clear();
-    lock.unlock();
-    for (std::size_t i = 0; i < out.count; ++i) {
-      DirectSends::Send& send = out.sends[i];
-      try {
-        send.sent = send.client->conn.send(send.pieces, MSG_DONTWAIT);
-      } catch (const WouldBlockError&) {
-        // Its send buffer is full: the writer thread waits for room.
-      } catch (const SocketError&) {
-        send.failed = true;  // EPIPE, ECONNRESET: its reader will find out too
-      }
-    }
-    lock.lock();
-    for (std::size_t i = 0; i < out.count; ++i) {
-      DirectSends::Send& send = out.sends[i];
-      Client& c = *send.client;
-      send.keep.clear();
-      c.sending = false;
-      if (send.failed) {
-        engine_.failed(c.id);
-      } else {
-        engine_.sent(c.id, send.sent);
-      }
-      const Outbox* outbox = engine_.outbox(c.id);
-      const bool took_all = !send.failed && send.sent == send.size;
-      if (took_all && pass < passes && outbox != nullptr && !outbox->empty()) {
-        touched_.push_back(c.id);  // lines came while we sent: the next pass
-      }
-      after_send(c, took_all && pass < passes);
-    }
-    engine_.enforce_total();  // --max-total-queue, now that these clients had their chance
+  for (int pass = 1; !touched_.empty(); ++pass) send_pass(lock, *out, pass == passes);
+  idle_sends_.push_back(std::move(out));
+}
+
+// One send to each touched client, outside the lock. `last`: what is still owed after it
+// is the writers'.
+void ThreadedServer::send_pass(std::unique_lock<std::mutex>& lock, DirectSends& out, bool last) {
+  out.count = 0;
+  for (ClientId id : touched_) {
+    Client* c = find(id);
+    Outbox* outbox = engine_.outbox(id);
+    if (c == nullptr || c->sending || c->cut || outbox == nullptr || outbox->empty()) continue;
+    if (out.count == out.sends.size()) out.sends.emplace_back();
+    DirectSends::Send& send = out.sends[out.count++];
+    send.client = c;
+    send.sent = 0;
+    send.failed = false;
+    outbox->pieces(send.pieces, IOV_MAX, &send.keep);
+    send.size = 0;
+    for (std::string_view piece : send.pieces) send.size += piece.size();
+    c->sending = true;  // its writer, and every other thread, leave it to us meanwhile
   }
+  touched_.clear();
+  lock.unlock();
+  for (std::size_t i = 0; i < out.count; ++i) {
+    DirectSends::Send& send = out.sends[i];
+    try {
+      send.sent = send.client->conn.send(send.pieces, MSG_DONTWAIT);
+    } catch (const WouldBlockError&) {
+      // Its send buffer is full: the writer thread waits for room.
+    } catch (const SocketError&) {
+      send.failed = true;  // EPIPE, ECONNRESET: its reader will find out too
+    }
+  }
+  lock.lock();
+  for (std::size_t i = 0; i < out.count; ++i) {
+    DirectSends::Send& send = out.sends[i];
+    Client& c = *send.client;
+    send.keep.clear();
+    c.sending = false;
+    if (send.failed) {
+      engine_.failed(c.id);
+    } else {
+      engine_.sent(c.id, send.sent);
+    }
+    const Outbox* outbox = engine_.outbox(c.id);
+    const bool again = !last && !send.failed && send.sent == send.size;
+    if (again && outbox != nullptr && !outbox->empty()) {
+      touched_.push_back(c.id);  // lines came while we sent: the next pass
+    }
+    after_send(c, again);
+  }
+  engine_.enforce_total();  // --max-total-queue, now that these clients had their chance
 }
 
 // Under the lock, after a send to `c` by any thread: whoever waits for what it freed.
@@ -381,10 +401,9 @@ void ThreadedServer::after_send(Client& c, bool again) {
 // A client's reader thread: its turn, then the lock goes to the others.
 
 void ThreadedServer::read_loop(Client& c) {
-  DirectSends sends;
   LeaveReason why = LeaveReason::error;
   try {
-    why = read_until_gone(c, sends);
+    why = read_until_gone(c);
   } catch (const SocketError&) {
     // A socket error (ECONNRESET...) ends this client only.
   }
@@ -395,7 +414,7 @@ void ThreadedServer::read_loop(Client& c) {
     c.closing = true;
     c.reader_done = true;
     c.wake.notify_one();
-    deliver(lock, sends);  // its "left" notice
+    deliver(lock);  // its "left" notice
   }
   signals_.wake();  // the main thread joins us
 }
@@ -432,7 +451,7 @@ void ThreadedServer::wait_for_own_outbox(Client& c, std::unique_lock<std::mutex>
   c.drained.wait(lock, [&] { return c.closing || c.writer_done || !engine_.owes_much(c.id); });
 }
 
-LeaveReason ThreadedServer::read_until_gone(Client& c, DirectSends& out) {
+LeaveReason ThreadedServer::read_until_gone(Client& c) {
   if (options_.tls_context && !handshake(c)) return LeaveReason::error;
   const std::size_t turn_bytes = EngineOptions{}.turn_bytes;
   std::vector<char> buffer(turn_bytes);
@@ -451,11 +470,11 @@ LeaveReason ThreadedServer::read_until_gone(Client& c, DirectSends& out) {
     if (c.closing) return LeaveReason::quit;  // /quit, dropped, or shutting down
     if (n == 0) {
       engine_.end_of_stream(c.id);  // a last line without '\n' still counts, as for nc
-      deliver(lock, out);
+      deliver(lock);
       return LeaveReason::closed;
     }
     engine_.received(c.id, {buffer.data(), n});
-    deliver(lock, out);
+    deliver(lock);
     while (engine_.has_backlog(c.id)) {  // one turn at a time: the others get the lock
       lock.unlock();
       std::this_thread::yield();
@@ -468,7 +487,7 @@ LeaveReason ThreadedServer::read_until_gone(Client& c, DirectSends& out) {
       });
       if (c.closing) return LeaveReason::quit;
       engine_.turn(c.id);
-      deliver(lock, out);
+      deliver(lock);
     }
     if (c.closing) return LeaveReason::quit;
   }
@@ -479,7 +498,6 @@ LeaveReason ThreadedServer::read_until_gone(Client& c, DirectSends& out) {
 // waits, outside the lock.
 
 void ThreadedServer::write_loop(Client& c) {
-  DirectSends sends;  // the drop notices its enforce_total() may make
   std::vector<std::string_view> pieces;
   std::vector<LineRef> keep;  // the lines being sent stay alive even if the outbox is cleared
   std::unique_lock lock(mutex_);
@@ -507,13 +525,13 @@ void ThreadedServer::write_loop(Client& c) {
     keep.clear();
     if (failed) {
       engine_.failed(c.id);
-      deliver(lock, sends);  // its "left" notice
+      deliver(lock);  // its "left" notice
       break;
     }
     engine_.sent(c.id, sent);
     after_send(c);
     engine_.enforce_total();  // --max-total-queue, now that this writer had its chance
-    deliver(lock, sends);
+    deliver(lock);
   }
   c.writer_done = true;
   c.drained.notify_one();
