@@ -331,7 +331,7 @@ void ThreadedServer::deliver(std::unique_lock<std::mutex>& lock) {
   }
   constexpr int passes = 4;
   // A failed send's "left" notice and lines that came meanwhile touch clients again.
-  for (int pass = 1; !touched_.empty(); ++pass) send_pass(lock, *out, pass == passes);
+  for (int pass = 1; !touched_.empty(); ++pass) send_pass(lock, *out, pass >= passes);
   idle_sends_.push_back(std::move(out));
 }
 
