@@ -183,15 +183,20 @@ def goals(table):
         at_most("paced N=100, p99 ≤ 1/10 of ncat's", s.p99, a.p99, 0.1, "ms")
     s, a = get(1000, "paced"), get(1000, "paced", "ncat")
     if s and a:
-        verdict("paced N=1000, CPU/delivery ≤ half of ncat's", s.cpu <= a.cpu / 2,
-                f"{s.cpu:.2f} µs vs ncat {a.cpu:.2f} µs (×{s.cpu / a.cpu:.2f})")
-        # For scale: what a bare relay costs here (the kernel's share of a delivery), and
-        # what ksoftirqd did meanwhile: batched sends move loopback's receive work there.
+        # The CPU goal is relative to the floor, a bare relay with one send() per delivery
+        # (issue 10): the old "half of ncat's" was below what the kernel itself costs here.
         f, u = get(1000, "paced", "floor"), get(1000, "paced", "floor-uring")
         if f:
-            out.append(f"  - the floor, a bare relay with one send() per delivery: {f.cpu:.2f} µs"
-                       f" (×{f.cpu / a.cpu:.2f} ncat; ksoftirqd {f.softirq:.2f} µs);"
-                       f" sockchat {s.cpu - f.cpu:+.2f} µs against it (ksoftirqd {s.softirq:.2f} µs)")
+            verdict("paced N=1000, CPU/delivery ≤ 1.1× the floor's (a bare relay)",
+                    s.cpu <= 1.1 * f.cpu,
+                    f"{s.cpu:.2f} µs vs the floor {f.cpu:.2f} µs (×{s.cpu / f.cpu:.2f});"
+                    f" ncat {a.cpu:.2f} µs (×{s.cpu / a.cpu:.2f})")
+            # What ksoftirqd did meanwhile: batched sends move loopback's receive work there.
+            out.append(f"  - ksoftirqd: the floor {f.softirq:.2f} µs, sockchat {s.softirq:.2f} µs"
+                       " per delivery")
+        else:
+            out.append(f"- (no floor row, so no CPU goal: paced N=1000 {s.cpu:.2f} µs per delivery,"
+                       f" ncat {a.cpu:.2f} µs)")
         if u:
             whole = u.cpu + u.softirq
             out.append(f"  - the floor with all sends of a line in one io_uring_enter: {u.cpu:.2f} µs"
